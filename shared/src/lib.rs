@@ -1,0 +1,23 @@
+//! `remediation`: the library every remediation function is built on.
+//!
+//! - [`trigger`]: every supported event shape -> one normalized [`trigger::Trigger`]
+//! - [`config`]: settings read once from the environment
+//! - [`invocation`]: the shared invocation loop (targets -> check/fix -> notify -> report)
+//! - [`s3`]: policies (pure) and actions (SDK calls) per resource kind
+//! - [`notify`]: SNS message building and publishing
+
+pub mod config;
+pub mod error;
+pub mod invocation;
+pub mod notify;
+pub mod outcome;
+pub mod s3;
+pub mod shape;
+pub mod startup;
+pub mod trigger;
+
+pub use config::Settings;
+pub use error::AwsError;
+pub use invocation::{handle, into_response, Remediation, Targets};
+pub use notify::Notifier;
+pub use outcome::{Outcome, OutcomeKind, ResourceType, Severity};

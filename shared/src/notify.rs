@@ -1,0 +1,334 @@
+//! Notifications: one SNS message per resource acted on, skipped or failed (DESIGN.md, "The contract").
+//!
+//! Published with `MessageStructure=json`: `default`/`email` carry text a person reads, `sqs`,
+//! `lambda`, `http`, `https` carry the JSON document programs read.
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::AwsError;
+use crate::outcome::{Outcome, OutcomeKind};
+use crate::trigger::Trigger;
+
+/// The machine-readable document (`version` 1).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Document {
+    pub version: u32,
+    pub function: String,
+    pub outcome: &'static str,
+    pub resource_type: &'static str,
+    pub resource_id: String,
+    pub account: String,
+    pub region: String,
+    pub reason: String,
+    pub changes: Vec<String>,
+    pub trigger: TriggerRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TriggerRef {
+    pub source: &'static str,
+    pub event_id: String,
+    pub detail: String,
+}
+
+/// Everything that goes into one `Publish` call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub subject: String,
+    pub text: String,
+    pub document: Document,
+    /// `outcome`, `resource_type`, `severity`.
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+impl Message {
+    pub fn build(function: &str, exempt_tag: &str, outcome: &Outcome, trigger: &Trigger) -> Self {
+        let document = Document {
+            version: 1,
+            function: function.to_string(),
+            outcome: outcome.outcome.as_str(),
+            resource_type: outcome.resource_type.as_str(),
+            resource_id: outcome.resource_id.clone(),
+            account: trigger.account.clone(),
+            region: trigger.region.clone(),
+            reason: outcome.reason.clone(),
+            changes: outcome.changes.clone(),
+            trigger: TriggerRef {
+                source: trigger.source.as_str(),
+                event_id: trigger.event_id.clone(),
+                detail: trigger.detail(),
+            },
+        };
+        Message {
+            subject: subject(outcome),
+            text: human_text(function, exempt_tag, outcome, &document),
+            attributes: vec![
+                ("outcome", document.outcome.to_string()),
+                ("resource_type", document.resource_type.to_string()),
+                ("severity", outcome.severity.as_str().to_string()),
+            ],
+            document,
+        }
+    }
+
+    /// The `Message` parameter for `MessageStructure=json`.
+    pub fn structured_body(&self) -> String {
+        let document = serde_json::to_string(&self.document).unwrap_or_default();
+        json!({
+            "default": self.text,
+            "email": self.text,
+            "sqs": document,
+            "lambda": document,
+            "http": document,
+            "https": document,
+        })
+        .to_string()
+    }
+}
+
+const SUBJECT_LIMIT: usize = 100;
+
+/// `[remediated] my-bucket: removed AllUsers READ (+1 more)`: printable ASCII, at most 100 characters
+/// (SNS rejects anything else).
+pub fn subject(outcome: &Outcome) -> String {
+    let summary = match (outcome.outcome, outcome.changes.as_slice()) {
+        (OutcomeKind::Remediated | OutcomeKind::DryRun | OutcomeKind::Marked, [first, rest @ ..]) => {
+            if rest.is_empty() {
+                first.clone()
+            } else {
+                format!("{first} (+{} more)", rest.len())
+            }
+        }
+        _ => outcome.reason.clone(),
+    };
+    let full = format!("[{}] {}: {}", outcome.outcome.as_str(), outcome.resource_id, summary);
+    let ascii: String = full
+        .chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .collect();
+    if ascii.len() <= SUBJECT_LIMIT {
+        ascii
+    } else {
+        format!("{}...", &ascii[..SUBJECT_LIMIT - 3])
+    }
+}
+
+fn human_text(function: &str, exempt_tag: &str, outcome: &Outcome, doc: &Document) -> String {
+    let noun = outcome.resource_type.noun();
+    let id = &outcome.resource_id;
+    let place = format!("account {}, {}", or_unknown(&doc.account), or_unknown(&doc.region));
+    let headline = match outcome.outcome {
+        OutcomeKind::Remediated => format!("Fixed {noun} {id} ({place})."),
+        OutcomeKind::DryRun => format!(
+            "Dry run: {noun} {id} ({place}) needs fixing. DRY_RUN is on, so nothing was changed."
+        ),
+        OutcomeKind::Skipped => format!("Left {noun} {id} ({place}) as it is, although it is not compliant."),
+        OutcomeKind::Marked => format!("Marked {noun} {id} ({place}) to be fixed after a grace period."),
+        OutcomeKind::Failed => format!("Could not fix {noun} {id} ({place})."),
+        OutcomeKind::Compliant | OutcomeKind::NotFound => format!("{noun} {id} ({place}): nothing to do."),
+    };
+    let mut text = format!("{headline}\n\nWhy: {}\n", outcome.reason);
+    if !outcome.changes.is_empty() {
+        let heading = match outcome.outcome {
+            OutcomeKind::DryRun => "Would change",
+            OutcomeKind::Failed => "Changed before the failure",
+            _ => "Changed",
+        };
+        text.push_str(&format!("\n{heading}:\n"));
+        for change in &outcome.changes {
+            text.push_str(&format!("  - {change}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "\nTrigger: {} ({} event {})\n",
+        doc.trigger.detail, doc.trigger.source, doc.trigger.event_id
+    ));
+    if outcome.outcome != OutcomeKind::Skipped {
+        text.push_str(&format!(
+            "\nTo exempt this {noun} from automatic remediation, tag it with the key \"{exempt_tag}\" (the value can say why).\n"
+        ));
+    }
+    text.push_str(&format!("\n-- {function}\n"));
+    text
+}
+
+fn or_unknown(value: &str) -> &str {
+    if value.is_empty() {
+        "unknown"
+    } else {
+        value
+    }
+}
+
+/// Publishes messages to the configured topic, or only logs them when there is none.
+#[derive(Clone, Debug)]
+pub struct Notifier {
+    client: aws_sdk_sns::Client,
+    topic_arn: Option<String>,
+    function: String,
+    exempt_tag: String,
+}
+
+impl Notifier {
+    pub fn new(
+        client: aws_sdk_sns::Client,
+        topic_arn: Option<String>,
+        function: impl Into<String>,
+        exempt_tag: impl Into<String>,
+    ) -> Self {
+        Notifier {
+            client,
+            topic_arn,
+            function: function.into(),
+            exempt_tag: exempt_tag.into(),
+        }
+    }
+
+    /// The notifier a function builds at start-up from its settings.
+    pub fn from_settings(sdk: &aws_config::SdkConfig, settings: &crate::config::Settings, function: &str) -> Self {
+        Notifier::new(
+            aws_sdk_sns::Client::new(sdk),
+            settings.notification_topic_arn.clone(),
+            function,
+            settings.exempt_tag.clone(),
+        )
+    }
+
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+
+    pub fn message(&self, outcome: &Outcome, trigger: &Trigger) -> Message {
+        Message::build(&self.function, &self.exempt_tag, outcome, trigger)
+    }
+
+    pub async fn publish(&self, outcome: &Outcome, trigger: &Trigger) -> Result<(), AwsError> {
+        let message = self.message(outcome, trigger);
+        let Some(topic_arn) = &self.topic_arn else {
+            tracing::info!(
+                subject = %message.subject,
+                document = %serde_json::to_string(&message.document).unwrap_or_default(),
+                "no NOTIFICATION_TOPIC_ARN set: notification only logged"
+            );
+            return Ok(());
+        };
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(topic_arn)
+            .message_structure("json")
+            .subject(&message.subject)
+            .message(message.structured_body());
+        for (name, value) in &message.attributes {
+            let attribute = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| AwsError::new("Publish", crate::error::ErrorKind::Permanent, None, e.to_string()))?;
+            request = request.message_attributes(*name, attribute);
+        }
+        let published = request
+            .send()
+            .await
+            .map_err(|err| AwsError::from_sdk("Publish", err))?;
+        tracing::info!(
+            message_id = published.message_id().unwrap_or(""),
+            subject = %message.subject,
+            "notification published"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{ResourceType, Severity};
+    use crate::trigger::{Source, TriggerEvent};
+    use serde_json::Value;
+
+    fn trigger() -> Trigger {
+        Trigger {
+            source: Source::Schedule,
+            event_id: "evt-1".into(),
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            event: TriggerEvent::Schedule { rule_arns: vec![] },
+        }
+    }
+
+    fn remediated() -> Outcome {
+        Outcome::new(
+            OutcomeKind::Remediated,
+            ResourceType::S3Bucket,
+            "my-bucket",
+            "the bucket ACL granted READ to AllUsers (anyone on the internet)",
+        )
+        .with_changes(vec!["removed AllUsers READ".into(), "enabled Block Public Access".into()])
+        .with_severity(Severity::High)
+    }
+
+    #[test]
+    fn document_follows_the_contract() {
+        let message = Message::build("s3-public-access", "remediation:exempt", &remediated(), &trigger());
+        let body: Value = serde_json::from_str(&message.structured_body()).unwrap();
+        for key in ["default", "email", "sqs", "lambda", "http", "https"] {
+            assert!(body[key].is_string(), "{key}");
+        }
+        let doc: Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({
+                "version": 1,
+                "function": "s3-public-access",
+                "outcome": "remediated",
+                "resource_type": "s3-bucket",
+                "resource_id": "my-bucket",
+                "account": "123456789012",
+                "region": "us-east-1",
+                "reason": "the bucket ACL granted READ to AllUsers (anyone on the internet)",
+                "changes": ["removed AllUsers READ", "enabled Block Public Access"],
+                "trigger": {"source": "schedule", "event_id": "evt-1", "detail": "scheduled sweep"}
+            })
+        );
+        assert_eq!(body["lambda"], body["sqs"]);
+        assert_eq!(
+            message.attributes,
+            [
+                ("outcome", "remediated".to_string()),
+                ("resource_type", "s3-bucket".to_string()),
+                ("severity", "high".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn human_text_says_what_where_why_changes_and_how_to_exempt() {
+        let text = Message::build("s3-public-access", "remediation:exempt", &remediated(), &trigger()).text;
+        assert!(text.contains("Fixed S3 bucket my-bucket (account 123456789012, us-east-1)"), "{text}");
+        assert!(text.contains("Why: the bucket ACL granted READ to AllUsers"), "{text}");
+        assert!(text.contains("  - removed AllUsers READ\n"), "{text}");
+        assert!(text.contains("remediation:exempt"), "{text}");
+
+        let mut dry = remediated();
+        dry.outcome = OutcomeKind::DryRun;
+        let text = Message::build("f", "x", &dry, &trigger()).text;
+        assert!(text.contains("nothing was changed") && text.contains("Would change:"), "{text}");
+    }
+
+    #[test]
+    fn subject_starts_with_outcome_and_stays_short_and_ascii() {
+        assert_eq!(
+            subject(&remediated()),
+            "[remediated] my-bucket: removed AllUsers READ (+1 more)"
+        );
+        let skipped = Outcome::new(OutcomeKind::Skipped, ResourceType::S3Object, "b/ключ", "exempt by tag");
+        assert_eq!(subject(&skipped), "[skipped] b/????: exempt by tag");
+        let long = Outcome::new(OutcomeKind::Failed, ResourceType::S3Object, "k".repeat(300), "x");
+        let s = subject(&long);
+        assert_eq!(s.len(), 100);
+        assert!(s.starts_with("[failed] kkk") && s.ends_with("..."));
+    }
+}

@@ -1,0 +1,130 @@
+//! What a function decided about one resource.
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutcomeKind {
+    /// Changed to fix what was wrong.
+    Remediated,
+    /// Wrong, but `DRY_RUN` is on: `changes` says what would have been done.
+    DryRun,
+    /// Wrong, but left alone on purpose (exemption tag, Auto Scaling group, ...).
+    Skipped,
+    /// Wrong, and marked with a deadline (grace period) instead of changed now.
+    Marked,
+    /// Wrong, and the fix failed for a reason a retry cannot mend.
+    Failed,
+    /// Nothing wrong now: no change, no notification.
+    Compliant,
+    /// The resource no longer exists: nothing to do, no notification.
+    NotFound,
+}
+
+impl OutcomeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Remediated => "remediated",
+            OutcomeKind::DryRun => "dry-run",
+            OutcomeKind::Skipped => "skipped",
+            OutcomeKind::Marked => "marked",
+            OutcomeKind::Failed => "failed",
+            OutcomeKind::Compliant => "compliant",
+            OutcomeKind::NotFound => "not-found",
+        }
+    }
+
+    /// Whether people are told about it (DESIGN.md: nothing to do means a log line only).
+    pub fn is_notified(self) -> bool {
+        !matches!(self, OutcomeKind::Compliant | OutcomeKind::NotFound)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourceType {
+    S3Bucket,
+    S3Object,
+    SecurityGroup,
+    Ec2Instance,
+}
+
+impl ResourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::S3Bucket => "s3-bucket",
+            ResourceType::S3Object => "s3-object",
+            ResourceType::SecurityGroup => "security-group",
+            ResourceType::Ec2Instance => "ec2-instance",
+        }
+    }
+
+    /// How a person names it in a sentence.
+    pub fn noun(self) -> &'static str {
+        match self {
+            ResourceType::S3Bucket => "S3 bucket",
+            ResourceType::S3Object => "S3 object",
+            ResourceType::SecurityGroup => "security group",
+            ResourceType::Ec2Instance => "EC2 instance",
+        }
+    }
+}
+
+/// How urgent a finding is, for subscribers that filter on the `severity` attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    pub outcome: OutcomeKind,
+    pub resource_type: ResourceType,
+    pub resource_id: String,
+    /// Why it was wrong, or why it was skipped or failed.
+    pub reason: String,
+    /// Short human strings: what changed, or would change in a dry run.
+    pub changes: Vec<String>,
+    pub severity: Severity,
+}
+
+impl Outcome {
+    pub fn new(
+        outcome: OutcomeKind,
+        resource_type: ResourceType,
+        resource_id: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Outcome {
+            outcome,
+            resource_type,
+            resource_id: resource_id.into(),
+            reason: reason.into(),
+            changes: Vec::new(),
+            severity: Severity::Medium,
+        }
+    }
+
+    pub fn with_changes(mut self, changes: Vec<String>) -> Self {
+        self.changes = changes;
+        self
+    }
+
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+}

@@ -1,0 +1,278 @@
+use super::*;
+use serde_json::json;
+use std::path::PathBuf;
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+fn load(relative: &str) -> Value {
+    let path = events_dir().join(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn one(relative: &str) -> Result<Trigger, Ignored> {
+    let mut parsed = parse_payload(&load(relative));
+    assert_eq!(parsed.len(), 1, "{relative}");
+    parsed.remove(0)
+}
+
+fn api_call(relative: &str) -> ApiCall {
+    match one(relative).unwrap().event {
+        TriggerEvent::ApiCall(call) => call,
+        other => panic!("{relative}: {other:?}"),
+    }
+}
+
+#[test]
+fn every_sample_event_parses_or_is_ignored_as_its_name_says() {
+    let mut seen = 0;
+    for function in std::fs::read_dir(events_dir()).unwrap() {
+        let function = function.unwrap().path();
+        if !function.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&function).unwrap() {
+            let file = file.unwrap().path();
+            let Some(name) = file.file_name().and_then(|n| n.to_str()) else { continue };
+            if !name.ends_with(".json") || name == "env.json" {
+                continue;
+            }
+            let relative = format!(
+                "{}/{name}",
+                function.file_name().unwrap().to_string_lossy()
+            );
+            let parsed = one(&relative);
+            if name.starts_with("ignored-") && !relative.contains("by-remediation-role") {
+                let ignored = parsed.expect_err(&relative);
+                assert!(!ignored.reason.is_empty(), "{relative}");
+            } else {
+                let trigger = parsed.unwrap_or_else(|e| panic!("{relative}: {e:?}"));
+                assert_eq!(trigger.account, "123456789012", "{relative}");
+                assert!(!trigger.event_id.is_empty(), "{relative}");
+                assert!(!trigger.detail().is_empty(), "{relative}");
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 30, "only {seen} sample events found");
+}
+
+#[test]
+fn cloudtrail_put_bucket_acl_keeps_request_and_actor() {
+    let trigger = one("s3-public-access/put-bucket-acl-allusers-read.json").unwrap();
+    assert_eq!(trigger.source, Source::Cloudtrail);
+    assert_eq!(trigger.event_id, "af2f6885-44eb-4f79-a0bf-32ee2ce4bda4");
+    assert_eq!(trigger.region, "us-east-1");
+    let TriggerEvent::ApiCall(call) = trigger.event else { panic!() };
+    assert_eq!(call.event_source, "s3.amazonaws.com");
+    assert_eq!(call.event_name, "PutBucketAcl");
+    assert_eq!(call.cloudtrail_event_id, "d6014eb9-ae46-415c-8d95-5a99d1e3a2a7");
+    assert!(call.actor.ends_with("/alice@example.com"), "{}", call.actor);
+    assert!(call
+        .actor_role_arn
+        .as_deref()
+        .unwrap()
+        .contains("AWSReservedSSO_AdministratorAccess"));
+    assert_eq!(call.request["bucketName"], "example-public-bucket");
+    assert_eq!(
+        call.resources,
+        [(
+            "AWS::S3::Bucket".to_string(),
+            "arn:aws:s3:::example-public-bucket".to_string()
+        )]
+    );
+}
+
+#[test]
+fn cloudtrail_error_events_are_ignored() {
+    let ignored = one("s3-public-access/ignored-put-bucket-acl-access-denied.json").unwrap_err();
+    assert!(ignored.reason.contains("AccessDenied"), "{}", ignored.reason);
+    assert_eq!(ignored.event_id.as_deref(), Some("dc4c7362-9a43-4b11-8804-2d6e70ffc89e"));
+}
+
+#[test]
+fn data_events_list_the_object() {
+    let call = api_call("s3-public-access/put-object-public-read-write.json");
+    assert!(call
+        .resources
+        .iter()
+        .any(|(kind, arn)| kind == "AWS::S3::Object"
+            && arn == "arn:aws:s3:::example-public-bucket/reports/q1.csv"));
+}
+
+#[test]
+fn state_change_config_guardduty_schedule() {
+    let trigger = one("untagged-instance/instance-running.json").unwrap();
+    assert_eq!(trigger.source, Source::Ec2State);
+    assert_eq!(
+        trigger.event,
+        TriggerEvent::StateChange(StateChange {
+            instance_id: "i-0a1b2c3d4e5f60718".into(),
+            state: "running".into()
+        })
+    );
+
+    let trigger = one("s3-public-access/config-s3-bucket-public-read-prohibited.json").unwrap();
+    assert_eq!(trigger.source, Source::Config);
+    assert_eq!(
+        trigger.event,
+        TriggerEvent::Compliance(ComplianceChange {
+            rule_name: "s3-bucket-public-read-prohibited".into(),
+            resource_type: "AWS::S3::Bucket".into(),
+            resource_id: "example-public-bucket".into(),
+        })
+    );
+    let first = one("untagged-instance/config-required-tags-first-evaluation.json").unwrap();
+    assert!(matches!(first.event, TriggerEvent::Compliance(ref c) if c.resource_id == "i-0a1b2c3d4e5f60718"));
+    let compliant = one("open-security-group/ignored-config-restricted-ssh-compliant.json").unwrap_err();
+    assert!(compliant.reason.contains("COMPLIANT"), "{}", compliant.reason);
+
+    let trigger = one("s3-public-access/guardduty-s3-bucket-anonymous-access-granted.json").unwrap();
+    assert_eq!(trigger.source, Source::Guardduty);
+    assert_eq!(trigger.event_id, "6a03b676ab070549ca304b4ee831cf22");
+    let TriggerEvent::Finding(finding) = trigger.event else { panic!() };
+    assert_eq!(finding.finding_type, "Policy:S3/BucketAnonymousAccessGranted");
+    assert_eq!(finding.buckets, ["example-public-bucket"]);
+    assert_eq!(finding.severity, 8.0);
+
+    let TriggerEvent::Finding(probe) = one("open-security-group/guardduty-recon-portprobe-port-22.json")
+        .unwrap()
+        .event
+    else {
+        panic!()
+    };
+    assert_eq!(probe.instance_id.as_deref(), Some("i-0a1b2c3d4e5f60718"));
+    assert_eq!(probe.security_group_ids, ["sg-0a1b2c3d4e5f60718"]);
+    assert_eq!(probe.ports, [22]);
+    assert_eq!(probe.resource_role.as_deref(), Some("TARGET"));
+
+    let TriggerEvent::Finding(brute) = one("open-security-group/guardduty-ssh-brute-force.json").unwrap().event
+    else {
+        panic!()
+    };
+    assert_eq!(brute.ports, [22]);
+
+    let trigger = one("s3-public-access/scheduled-sweep.json").unwrap();
+    assert_eq!(trigger.source, Source::Schedule);
+    assert!(matches!(trigger.event, TriggerEvent::Schedule { ref rule_arns } if rule_arns.len() == 1));
+}
+
+#[test]
+fn sample_and_archived_findings_are_ignored() {
+    let sample = one("open-security-group/ignored-guardduty-sample-finding.json").unwrap_err();
+    assert!(sample.reason.contains("sample"), "{}", sample.reason);
+    let archived = one("open-security-group/ignored-guardduty-archived-finding.json").unwrap_err();
+    assert!(archived.reason.contains("archived"), "{}", archived.reason);
+
+    // The newer additionalInfo shape hides the flag in a JSON string.
+    let mut finding = load("s3-public-access/guardduty-s3-bucket-anonymous-access-granted.json");
+    finding["detail"]["service"]["additionalInfo"]["value"] = json!("{\"sample\":true}");
+    assert!(parse_event(&finding).unwrap_err().reason.contains("sample"));
+}
+
+#[test]
+fn sns_wrapped_events_parse_like_the_inner_event() {
+    let direct = one("s3-public-access/put-bucket-acl-allusers-read.json").unwrap();
+    let wrapped = one("s3-public-access/cloudtrail-put-bucket-acl-via-sns.json").unwrap();
+    assert_eq!(direct, wrapped);
+    let probe = one("open-security-group/guardduty-portprobe-via-sns.json").unwrap();
+    assert_eq!(probe.source, Source::Guardduty);
+}
+
+#[test]
+fn config_rule_invocation_decodes_its_json_strings() {
+    let trigger = one("config-rule/configuration-item-change-security-group.json").unwrap();
+    let TriggerEvent::ConfigRule(rule) = trigger.event else { panic!() };
+    assert_eq!(
+        rule.invoking_event["messageType"],
+        "ConfigurationItemChangeNotification"
+    );
+    assert!(rule.invoking_event["configurationItem"].is_object());
+    assert!(rule.rule_parameters.is_object());
+    assert!(!rule.result_token.is_empty());
+    assert_eq!(trigger.region, "us-east-1");
+}
+
+#[test]
+fn duplicate_findings_in_a_batch_are_kept_once() {
+    let inner = load("s3-public-access/guardduty-s3-bucket-anonymous-access-granted.json");
+    let mut newer = inner.clone();
+    newer["detail"]["updatedAt"] = json!("2026-03-14T09:30:00.000Z");
+    newer["detail"]["service"]["count"] = json!(2);
+    let record = |event: &Value| {
+        json!({
+            "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:t:1",
+            "Sns": {
+                "Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+                "Subject": null, "Message": event.to_string(), "Timestamp": "2026-03-14T09:30:01.000Z",
+                "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x",
+                "MessageAttributes": {}
+            }
+        })
+    };
+    let batch = json!({"Records": [record(&inner), record(&newer), record(&inner)]});
+    let parsed = parse_payload(&batch);
+    let kept: Vec<&Trigger> = parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
+    assert_eq!(kept.len(), 1);
+    let TriggerEvent::Finding(finding) = &kept[0].event else { panic!() };
+    assert_eq!(finding.updated_at, "2026-03-14T09:30:00.000Z");
+    let duplicates: Vec<&Ignored> = parsed.iter().filter_map(|p| p.as_ref().err()).collect();
+    assert_eq!(duplicates.len(), 2);
+    assert!(duplicates.iter().all(|i| i.reason.contains("duplicate")));
+}
+
+#[test]
+fn malformed_and_unrelated_payloads_are_ignored_with_a_reason() {
+    let cases = [
+        json!(null),
+        json!([]),
+        json!([{"detail-type": "Scheduled Event"}]),
+        json!("text"),
+        json!(42),
+        json!({}),
+        json!({"hello": "world"}),
+        json!({"Records": []}),
+        json!({"Records": "nope"}),
+        json!({"detail-type": 5, "source": "aws.s3", "detail": {}}),
+        json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "detail": {}}),
+        json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "detail": null}),
+        json!({"detail-type": "Some Other Thing", "source": "x", "detail": {}}),
+        json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {"state": "running"}}),
+        json!({"detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": {"id": 5}}),
+        json!({"detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": {}}),
+        json!({"detail-type": "Config Rules Compliance Change", "source": "aws.config", "detail": {}}),
+        json!({"invokingEvent": "{not json", "resultToken": "t", "eventLeftScope": false}),
+        json!({"invokingEvent": "{}", "resultToken": "t"}),
+    ];
+    for case in cases {
+        let parsed = parse_payload(&case);
+        assert!(!parsed.is_empty(), "{case}");
+        for entry in parsed {
+            let ignored = entry.expect_err(&case.to_string());
+            assert!(!ignored.reason.is_empty(), "{case}");
+        }
+    }
+}
+
+#[test]
+fn truncated_sample_events_never_panic() {
+    let text = std::fs::read_to_string(events_dir().join("s3-public-access/put-bucket-acl-allusers-read.json")).unwrap();
+    let event: Value = serde_json::from_str(&text).unwrap();
+    // Remove each top-level and detail field in turn.
+    let keys: Vec<String> = event.as_object().unwrap().keys().cloned().collect();
+    for key in &keys {
+        let mut broken = event.clone();
+        broken.as_object_mut().unwrap().remove(key);
+        let _ = parse_payload(&broken);
+    }
+    let detail_keys: Vec<String> = event["detail"].as_object().unwrap().keys().cloned().collect();
+    for key in &detail_keys {
+        let mut broken = event.clone();
+        broken["detail"].as_object_mut().unwrap().remove(key);
+        let _ = parse_payload(&broken);
+        broken["detail"][key] = json!([[]]);
+        let _ = parse_payload(&broken);
+    }
+}
