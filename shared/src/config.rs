@@ -206,10 +206,13 @@ impl Settings {
                 parse_required_tags(&value).map_err(|e| invalid("REQUIRED_TAGS", &value, &e))?;
         }
         if let Some(value) = get("GRACE_MINUTES") {
-            settings.grace_minutes = value
-                .trim()
-                .parse::<u32>()
-                .map_err(|_| invalid("GRACE_MINUTES", &value, "expected whole minutes (0 or more)"))?;
+            settings.grace_minutes = value.trim().parse::<u32>().map_err(|_| {
+                invalid(
+                    "GRACE_MINUTES",
+                    &value,
+                    "expected whole minutes (0 or more)",
+                )
+            })?;
         }
         if let Some(value) = get("BLOCK_PUBLIC_ACCESS") {
             settings.block_public_access =
@@ -276,7 +279,10 @@ mod tests {
     #[test]
     fn parses_every_documented_form() {
         let s = settings(&[
-            ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t"),
+            (
+                "NOTIFICATION_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:t",
+            ),
             ("DRY_RUN", "TRUE"),
             ("EXEMPT_TAG", "keep-me"),
             ("ALLOWED_PUBLIC_PORTS", "443, 8000-8080,80"),

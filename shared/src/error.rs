@@ -58,7 +58,12 @@ const NOT_FOUND_CODES: &[&str] = &[
 ];
 
 impl AwsError {
-    pub fn new(operation: &'static str, kind: ErrorKind, code: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn new(
+        operation: &'static str,
+        kind: ErrorKind,
+        code: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         AwsError {
             operation,
             kind,
@@ -135,20 +140,40 @@ mod tests {
     fn classification() {
         assert_eq!(classify(Some("Throttling"), 400), ErrorKind::Transient);
         assert_eq!(classify(Some("SlowDown"), 503), ErrorKind::Transient);
-        assert_eq!(classify(Some("RequestLimitExceeded"), 503), ErrorKind::Transient);
+        assert_eq!(
+            classify(Some("RequestLimitExceeded"), 503),
+            ErrorKind::Transient
+        );
         assert_eq!(classify(None, 500), ErrorKind::Transient);
         assert_eq!(classify(None, 429), ErrorKind::Transient);
         assert_eq!(classify(Some("AccessDenied"), 403), ErrorKind::Permanent);
-        assert_eq!(classify(Some("UnauthorizedOperation"), 403), ErrorKind::Permanent);
+        assert_eq!(
+            classify(Some("UnauthorizedOperation"), 403),
+            ErrorKind::Permanent
+        );
         assert_eq!(classify(Some("NoSuchBucket"), 404), ErrorKind::NotFound);
-        assert_eq!(classify(Some("InvalidPermission.NotFound"), 400), ErrorKind::NotFound);
+        assert_eq!(
+            classify(Some("InvalidPermission.NotFound"), 400),
+            ErrorKind::NotFound
+        );
         assert_eq!(classify(None, 404), ErrorKind::NotFound);
-        assert_eq!(classify(Some("AccessControlListNotSupported"), 400), ErrorKind::Permanent);
+        assert_eq!(
+            classify(Some("AccessControlListNotSupported"), 400),
+            ErrorKind::Permanent
+        );
     }
 
     #[test]
     fn message_names_operation_and_code() {
-        let err = AwsError::new("PutBucketAcl", ErrorKind::Permanent, Some("AccessDenied"), "Access Denied");
-        assert_eq!(err.to_string(), "PutBucketAcl failed (AccessDenied): Access Denied");
+        let err = AwsError::new(
+            "PutBucketAcl",
+            ErrorKind::Permanent,
+            Some("AccessDenied"),
+            "Access Denied",
+        );
+        assert_eq!(
+            err.to_string(),
+            "PutBucketAcl failed (AccessDenied): Access Denied"
+        );
     }
 }

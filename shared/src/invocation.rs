@@ -24,11 +24,18 @@ pub trait Remediation: Sync {
     type Target: Send + Sync;
 
     /// The resources a trigger points at (for a scheduled sweep: every resource in scope).
-    fn targets(&self, trigger: &Trigger) -> impl Future<Output = Result<Targets<Self::Target>, AwsError>> + Send;
+    fn targets(
+        &self,
+        trigger: &Trigger,
+    ) -> impl Future<Output = Result<Targets<Self::Target>, AwsError>> + Send;
 
     /// Re-reads the resource's current state, decides, and fixes it unless it is compliant,
     /// exempt, or this is a dry run.
-    fn check(&self, target: &Self::Target, trigger: &Trigger) -> impl Future<Output = Result<Outcome, AwsError>> + Send;
+    fn check(
+        &self,
+        target: &Self::Target,
+        trigger: &Trigger,
+    ) -> impl Future<Output = Result<Outcome, AwsError>> + Send;
 
     /// How a target is named in outcomes (for failures the check could not describe itself).
     fn describe(&self, target: &Self::Target) -> (ResourceType, String);
@@ -108,7 +115,11 @@ impl Report {
 /// Handles one Lambda payload. Returns an error (so Lambda retries) only when an AWS call failed
 /// transiently or a notification could not be sent; everything else is in the report.
 /// Every fix is idempotent, so a retry of the whole payload is safe.
-pub async fn handle<R: Remediation>(payload: Value, remediation: &R, notifier: &Notifier) -> Result<Report, InvocationError> {
+pub async fn handle<R: Remediation>(
+    payload: Value,
+    remediation: &R,
+    notifier: &Notifier,
+) -> Result<Report, InvocationError> {
     let mut report = Report::new(notifier.function());
     let mut retry_reasons = Vec::new();
 
@@ -131,7 +142,10 @@ pub async fn handle<R: Remediation>(payload: Value, remediation: &R, notifier: &
                 if err.is_transient() {
                     retry_reasons.push(err.to_string());
                 } else {
-                    report.ignored(trigger.ignored(format!("could not list the resources to check: {err}")), Some(trigger.source));
+                    report.ignored(
+                        trigger.ignored(format!("could not list the resources to check: {err}")),
+                        Some(trigger.source),
+                    );
                 }
                 continue;
             }
@@ -150,9 +164,15 @@ pub async fn handle<R: Remediation>(payload: Value, remediation: &R, notifier: &
                 Err(err) => {
                     let (resource_type, id) = remediation.describe(target);
                     if err.is_not_found() {
-                        Outcome::new(OutcomeKind::NotFound, resource_type, id, format!("no longer exists ({err})"))
+                        Outcome::new(
+                            OutcomeKind::NotFound,
+                            resource_type,
+                            id,
+                            format!("no longer exists ({err})"),
+                        )
                     } else {
-                        Outcome::new(OutcomeKind::Failed, resource_type, id, err.to_string()).with_severity(Severity::High)
+                        Outcome::new(OutcomeKind::Failed, resource_type, id, err.to_string())
+                            .with_severity(Severity::High)
                     }
                 }
             };
@@ -177,7 +197,10 @@ pub async fn handle<R: Remediation>(payload: Value, remediation: &R, notifier: &
     if retry_reasons.is_empty() {
         Ok(report)
     } else {
-        Err(InvocationError { reasons: retry_reasons, report })
+        Err(InvocationError {
+            reasons: retry_reasons,
+            report,
+        })
     }
 }
 
@@ -190,7 +213,9 @@ pub struct InvocationError {
 }
 
 /// Turns the result into what the Lambda runtime expects, logging the partial report of a failure.
-pub fn into_response(result: Result<Report, InvocationError>) -> Result<Value, lambda_runtime::Error> {
+pub fn into_response(
+    result: Result<Report, InvocationError>,
+) -> Result<Value, lambda_runtime::Error> {
     match result {
         Ok(report) => Ok(serde_json::to_value(report)?),
         Err(err) => {

@@ -94,7 +94,10 @@ const SUBJECT_LIMIT: usize = 100;
 /// (SNS rejects anything else).
 pub fn subject(outcome: &Outcome) -> String {
     let summary = match (outcome.outcome, outcome.changes.as_slice()) {
-        (OutcomeKind::Remediated | OutcomeKind::DryRun | OutcomeKind::Marked, [first, rest @ ..]) => {
+        (
+            OutcomeKind::Remediated | OutcomeKind::DryRun | OutcomeKind::Marked,
+            [first, rest @ ..],
+        ) => {
             if rest.is_empty() {
                 first.clone()
             } else {
@@ -103,10 +106,21 @@ pub fn subject(outcome: &Outcome) -> String {
         }
         _ => outcome.reason.clone(),
     };
-    let full = format!("[{}] {}: {}", outcome.outcome.as_str(), outcome.resource_id, summary);
+    let full = format!(
+        "[{}] {}: {}",
+        outcome.outcome.as_str(),
+        outcome.resource_id,
+        summary
+    );
     let ascii: String = full
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     if ascii.len() <= SUBJECT_LIMIT {
         ascii
@@ -118,16 +132,26 @@ pub fn subject(outcome: &Outcome) -> String {
 fn human_text(function: &str, exempt_tag: &str, outcome: &Outcome, doc: &Document) -> String {
     let noun = outcome.resource_type.noun();
     let id = &outcome.resource_id;
-    let place = format!("account {}, {}", or_unknown(&doc.account), or_unknown(&doc.region));
+    let place = format!(
+        "account {}, {}",
+        or_unknown(&doc.account),
+        or_unknown(&doc.region)
+    );
     let headline = match outcome.outcome {
         OutcomeKind::Remediated => format!("Fixed {noun} {id} ({place})."),
         OutcomeKind::DryRun => format!(
             "Dry run: {noun} {id} ({place}) needs fixing. DRY_RUN is on, so nothing was changed."
         ),
-        OutcomeKind::Skipped => format!("Left {noun} {id} ({place}) as it is, although it is not compliant."),
-        OutcomeKind::Marked => format!("Marked {noun} {id} ({place}) to be fixed after a grace period."),
+        OutcomeKind::Skipped => {
+            format!("Left {noun} {id} ({place}) as it is, although it is not compliant.")
+        }
+        OutcomeKind::Marked => {
+            format!("Marked {noun} {id} ({place}) to be fixed after a grace period.")
+        }
         OutcomeKind::Failed => format!("Could not fix {noun} {id} ({place})."),
-        OutcomeKind::Compliant | OutcomeKind::NotFound => format!("{noun} {id} ({place}): nothing to do."),
+        OutcomeKind::Compliant | OutcomeKind::NotFound => {
+            format!("{noun} {id} ({place}): nothing to do.")
+        }
     };
     let mut text = format!("{headline}\n\nWhy: {}\n", outcome.reason);
     if !outcome.changes.is_empty() {
@@ -187,7 +211,11 @@ impl Notifier {
     }
 
     /// The notifier a function builds at start-up from its settings.
-    pub fn from_settings(sdk: &aws_config::SdkConfig, settings: &crate::config::Settings, function: &str) -> Self {
+    pub fn from_settings(
+        sdk: &aws_config::SdkConfig,
+        settings: &crate::config::Settings,
+        function: &str,
+    ) -> Self {
         Notifier::new(
             aws_sdk_sns::Client::new(sdk),
             settings.notification_topic_arn.clone(),
@@ -226,7 +254,14 @@ impl Notifier {
                 .data_type("String")
                 .string_value(value)
                 .build()
-                .map_err(|e| AwsError::new("Publish", crate::error::ErrorKind::Permanent, None, e.to_string()))?;
+                .map_err(|e| {
+                    AwsError::new(
+                        "Publish",
+                        crate::error::ErrorKind::Permanent,
+                        None,
+                        e.to_string(),
+                    )
+                })?;
             request = request.message_attributes(*name, attribute);
         }
         let published = request
@@ -266,13 +301,21 @@ mod tests {
             "my-bucket",
             "the bucket ACL granted READ to AllUsers (anyone on the internet)",
         )
-        .with_changes(vec!["removed AllUsers READ".into(), "enabled Block Public Access".into()])
+        .with_changes(vec![
+            "removed AllUsers READ".into(),
+            "enabled Block Public Access".into(),
+        ])
         .with_severity(Severity::High)
     }
 
     #[test]
     fn document_follows_the_contract() {
-        let message = Message::build("s3-public-access", "remediation:exempt", &remediated(), &trigger());
+        let message = Message::build(
+            "s3-public-access",
+            "remediation:exempt",
+            &remediated(),
+            &trigger(),
+        );
         let body: Value = serde_json::from_str(&message.structured_body()).unwrap();
         for key in ["default", "email", "sqs", "lambda", "http", "https"] {
             assert!(body[key].is_string(), "{key}");
@@ -306,16 +349,31 @@ mod tests {
 
     #[test]
     fn human_text_says_what_where_why_changes_and_how_to_exempt() {
-        let text = Message::build("s3-public-access", "remediation:exempt", &remediated(), &trigger()).text;
-        assert!(text.contains("Fixed S3 bucket my-bucket (account 123456789012, us-east-1)"), "{text}");
-        assert!(text.contains("Why: the bucket ACL granted READ to AllUsers"), "{text}");
+        let text = Message::build(
+            "s3-public-access",
+            "remediation:exempt",
+            &remediated(),
+            &trigger(),
+        )
+        .text;
+        assert!(
+            text.contains("Fixed S3 bucket my-bucket (account 123456789012, us-east-1)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Why: the bucket ACL granted READ to AllUsers"),
+            "{text}"
+        );
         assert!(text.contains("  - removed AllUsers READ\n"), "{text}");
         assert!(text.contains("remediation:exempt"), "{text}");
 
         let mut dry = remediated();
         dry.outcome = OutcomeKind::DryRun;
         let text = Message::build("f", "x", &dry, &trigger()).text;
-        assert!(text.contains("nothing was changed") && text.contains("Would change:"), "{text}");
+        assert!(
+            text.contains("nothing was changed") && text.contains("Would change:"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -324,9 +382,19 @@ mod tests {
             subject(&remediated()),
             "[remediated] my-bucket: removed AllUsers READ (+1 more)"
         );
-        let skipped = Outcome::new(OutcomeKind::Skipped, ResourceType::S3Object, "b/ключ", "exempt by tag");
+        let skipped = Outcome::new(
+            OutcomeKind::Skipped,
+            ResourceType::S3Object,
+            "b/ключ",
+            "exempt by tag",
+        );
         assert_eq!(subject(&skipped), "[skipped] b/????: exempt by tag");
-        let long = Outcome::new(OutcomeKind::Failed, ResourceType::S3Object, "k".repeat(300), "x");
+        let long = Outcome::new(
+            OutcomeKind::Failed,
+            ResourceType::S3Object,
+            "k".repeat(300),
+            "x",
+        );
         let s = subject(&long);
         assert_eq!(s.len(), 100);
         assert!(s.starts_with("[failed] kkk") && s.ends_with("..."));

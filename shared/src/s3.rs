@@ -17,7 +17,8 @@ use crate::shape::{field_ignore_case, one_or_many, str_field, strings};
 use crate::trigger::{ApiCall, Trigger, TriggerEvent};
 
 pub const ALL_USERS_URI: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
-pub const AUTHENTICATED_USERS_URI: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+pub const AUTHENTICATED_USERS_URI: &str =
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
 
 /// Canned ACLs that grant to AllUsers or AuthenticatedUsers.
 const PUBLIC_CANNED_ACLS: &[&str] = &["public-read", "public-read-write", "authenticated-read"];
@@ -62,9 +63,16 @@ pub fn targets_of(trigger: &Trigger) -> Result<Vec<S3Target>, String> {
             if finding.buckets.is_empty() {
                 return Err(format!("GuardDuty finding {} names no bucket", finding.id));
             }
-            Ok(finding.buckets.iter().cloned().map(S3Target::Bucket).collect())
+            Ok(finding
+                .buckets
+                .iter()
+                .cloned()
+                .map(S3Target::Bucket)
+                .collect())
         }
-        TriggerEvent::Schedule { .. } => Err("scheduled sweeps list the buckets themselves".to_string()),
+        TriggerEvent::Schedule { .. } => {
+            Err("scheduled sweeps list the buckets themselves".to_string())
+        }
         TriggerEvent::StateChange(_) | TriggerEvent::ConfigRule(_) => {
             Err(format!("{} events are not about S3", trigger.source))
         }
@@ -73,7 +81,10 @@ pub fn targets_of(trigger: &Trigger) -> Result<Vec<S3Target>, String> {
 
 fn api_call_targets(call: &ApiCall) -> Result<Vec<S3Target>, String> {
     if call.event_source != "s3.amazonaws.com" {
-        return Err(format!("{} from {} is not an S3 call", call.event_name, call.event_source));
+        return Err(format!(
+            "{} from {} is not an S3 call",
+            call.event_name, call.event_source
+        ));
     }
     let request = &call.request;
     let bucket = str_field(request, "bucketName")
@@ -81,13 +92,17 @@ fn api_call_targets(call: &ApiCall) -> Result<Vec<S3Target>, String> {
         .or_else(|| bucket_from_resources(call))
         .ok_or_else(|| format!("{} names no bucket", call.event_name))?;
     match call.event_name.as_str() {
-        "PutBucketAcl" | "CreateBucket" | "DeleteBucketPublicAccessBlock" => Ok(vec![S3Target::Bucket(bucket)]),
+        "PutBucketAcl" | "CreateBucket" | "DeleteBucketPublicAccessBlock" => {
+            Ok(vec![S3Target::Bucket(bucket)])
+        }
         "PutBucketPublicAccessBlock" if block_public_access_fully_on(request) => {
             Err("PutBucketPublicAccessBlock turned every protection on".to_string())
         }
         "PutBucketPublicAccessBlock" => Ok(vec![S3Target::Bucket(bucket)]),
         "PutObjectAcl" => Ok(vec![object_target(call, bucket)?]),
-        "PutObject" | "CopyObject" if request_grants_public_access(request) => Ok(vec![object_target(call, bucket)?]),
+        "PutObject" | "CopyObject" if request_grants_public_access(request) => {
+            Ok(vec![object_target(call, bucket)?])
+        }
         "PutObject" | "CopyObject" => Err(format!("{} set no public ACL", call.event_name)),
         other => Err(format!("S3 call {other} does not change public access")),
     }
@@ -95,13 +110,15 @@ fn api_call_targets(call: &ApiCall) -> Result<Vec<S3Target>, String> {
 
 /// `requestParameters.key` as given; the object ARN in `resources` when the key is missing.
 fn object_target(call: &ApiCall, bucket: String) -> Result<S3Target, String> {
-    let key = str_field(&call.request, "key").map(String::from).or_else(|| {
-        let prefix = format!("arn:aws:s3:::{bucket}/");
-        call.resources
-            .iter()
-            .filter(|(kind, _)| kind == "AWS::S3::Object")
-            .find_map(|(_, arn)| arn.strip_prefix(&prefix).map(String::from))
-    });
+    let key = str_field(&call.request, "key")
+        .map(String::from)
+        .or_else(|| {
+            let prefix = format!("arn:aws:s3:::{bucket}/");
+            call.resources
+                .iter()
+                .filter(|(kind, _)| kind == "AWS::S3::Object")
+                .find_map(|(_, arn)| arn.strip_prefix(&prefix).map(String::from))
+        });
     match key {
         Some(key) if !key.is_empty() => Ok(S3Target::Object { bucket, key }),
         _ => Err(format!("{} names no object key", call.event_name)),
@@ -124,7 +141,9 @@ pub fn request_grants_public_access(request: &Value) -> bool {
     let headers = GRANT_HEADERS.iter().any(|header| {
         strings(field_ignore_case(request, header))
             .iter()
-            .any(|value| value.contains("/global/AllUsers") || value.contains("/global/AuthenticatedUsers"))
+            .any(|value| {
+                value.contains("/global/AllUsers") || value.contains("/global/AuthenticatedUsers")
+            })
     });
     let body = request
         .pointer("/AccessControlPolicy/AccessControlList")
@@ -145,13 +164,18 @@ fn block_public_access_fully_on(request: &Value) -> bool {
     let Some(config) = request.get("PublicAccessBlockConfiguration") else {
         return false;
     };
-    ["BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"]
-        .iter()
-        .all(|name| match config.get(*name) {
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-            _ => false,
-        })
+    [
+        "BlockPublicAcls",
+        "IgnorePublicAcls",
+        "BlockPublicPolicy",
+        "RestrictPublicBuckets",
+    ]
+    .iter()
+    .all(|name| match config.get(*name) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,7 +185,9 @@ fn block_public_access_fully_on(request: &Value) -> bool {
 /// The public group a grantee URI names: `AllUsers` or `AuthenticatedUsers`.
 pub fn public_group_of_uri(uri: &str) -> Option<&'static str> {
     let uri = uri.trim().trim_end_matches('/');
-    if uri.eq_ignore_ascii_case(ALL_USERS_URI) || uri.eq_ignore_ascii_case(&ALL_USERS_URI.replacen("http", "https", 1)) {
+    if uri.eq_ignore_ascii_case(ALL_USERS_URI)
+        || uri.eq_ignore_ascii_case(&ALL_USERS_URI.replacen("http", "https", 1))
+    {
         Some("AllUsers")
     } else if uri.eq_ignore_ascii_case(AUTHENTICATED_USERS_URI)
         || uri.eq_ignore_ascii_case(&AUTHENTICATED_USERS_URI.replacen("http", "https", 1))
@@ -189,7 +215,10 @@ pub struct AclPlan {
 }
 
 pub fn plan_acl(grants: &[Grant]) -> AclPlan {
-    let (removed, kept): (Vec<Grant>, Vec<Grant>) = grants.iter().cloned().partition(|g| public_group(g).is_some());
+    let (removed, kept): (Vec<Grant>, Vec<Grant>) = grants
+        .iter()
+        .cloned()
+        .partition(|g| public_group(g).is_some());
     AclPlan { kept, removed }
 }
 
@@ -202,7 +231,13 @@ impl AclPlan {
     pub fn changes(&self) -> Vec<String> {
         self.removed
             .iter()
-            .map(|g| format!("removed {} {}", public_group(g).unwrap_or("?"), permission(g)))
+            .map(|g| {
+                format!(
+                    "removed {} {}",
+                    public_group(g).unwrap_or("?"),
+                    permission(g)
+                )
+            })
             .collect()
     }
 
@@ -233,9 +268,14 @@ fn permission(grant: &Grant) -> &str {
 pub fn block_public_access_needed(current: Option<&PublicAccessBlockConfiguration>) -> bool {
     match current {
         None => true,
-        Some(c) => ![c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()]
-            .iter()
-            .all(|setting| *setting == Some(true)),
+        Some(c) => ![
+            c.block_public_acls(),
+            c.ignore_public_acls(),
+            c.block_public_policy(),
+            c.restrict_public_buckets(),
+        ]
+        .iter()
+        .all(|setting| *setting == Some(true)),
     }
 }
 
@@ -261,7 +301,9 @@ impl S3Actions {
     /// Path-style addressing when an endpoint override points at a local emulator.
     pub fn from_sdk_config(sdk: &SdkConfig) -> Self {
         let path_style = crate::startup::endpoint_overridden(sdk, "S3");
-        let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build();
+        let config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(path_style)
+            .build();
         S3Actions {
             client: aws_sdk_s3::Client::from_conf(config),
         }
@@ -307,7 +349,12 @@ impl S3Actions {
             .build()
     }
 
-    pub async fn put_bucket_acl(&self, bucket: &str, owner: Option<&Owner>, grants: &[Grant]) -> Result<(), AwsError> {
+    pub async fn put_bucket_acl(
+        &self,
+        bucket: &str,
+        owner: Option<&Owner>,
+        grants: &[Grant],
+    ) -> Result<(), AwsError> {
         self.client
             .put_bucket_acl()
             .bucket(bucket)
@@ -318,7 +365,13 @@ impl S3Actions {
         Ok(())
     }
 
-    pub async fn put_object_acl(&self, bucket: &str, key: &str, owner: Option<&Owner>, grants: &[Grant]) -> Result<(), AwsError> {
+    pub async fn put_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        owner: Option<&Owner>,
+        grants: &[Grant],
+    ) -> Result<(), AwsError> {
         self.client
             .put_object_acl()
             .bucket(bucket)
@@ -346,8 +399,17 @@ impl S3Actions {
     }
 
     /// The bucket's Block Public Access settings; `None` when it has none.
-    pub async fn public_access_block(&self, bucket: &str) -> Result<Option<PublicAccessBlockConfiguration>, AwsError> {
-        match self.client.get_public_access_block().bucket(bucket).send().await {
+    pub async fn public_access_block(
+        &self,
+        bucket: &str,
+    ) -> Result<Option<PublicAccessBlockConfiguration>, AwsError> {
+        match self
+            .client
+            .get_public_access_block()
+            .bucket(bucket)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.public_access_block_configuration().cloned()),
             Err(err) => {
                 let err = AwsError::from_sdk("GetPublicAccessBlock", err);
@@ -389,7 +451,11 @@ impl S3Actions {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk("ListBuckets", e))?;
-            names.extend(page.buckets().iter().filter_map(|b| b.name().map(String::from)));
+            names.extend(
+                page.buckets()
+                    .iter()
+                    .filter_map(|b| b.name().map(String::from)),
+            );
         }
         Ok(names)
     }
@@ -418,9 +484,14 @@ impl S3PublicAccess {
     async fn check_bucket(&self, bucket: &str) -> Result<Outcome, AwsError> {
         let acl = self.actions.bucket_acl(bucket).await?;
         let plan = plan_acl(&acl.grants);
-        let outcome = |kind, reason: String| Outcome::new(kind, ResourceType::S3Bucket, bucket, reason).with_severity(Severity::High);
+        let outcome = |kind, reason: String| {
+            Outcome::new(kind, ResourceType::S3Bucket, bucket, reason).with_severity(Severity::High)
+        };
         if plan.is_compliant() {
-            return Ok(outcome(OutcomeKind::Compliant, "no public grants in the bucket ACL".to_string()));
+            return Ok(outcome(
+                OutcomeKind::Compliant,
+                "no public grants in the bucket ACL".to_string(),
+            ));
         }
         let reason = plan.reason("bucket");
         if let Some(skip) = self.exemption(bucket).await? {
@@ -436,14 +507,20 @@ impl S3PublicAccess {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(planned));
         }
 
-        self.actions.put_bucket_acl(bucket, acl.owner.as_ref(), &plan.kept).await?;
+        self.actions
+            .put_bucket_acl(bucket, acl.owner.as_ref(), &plan.kept)
+            .await?;
         let mut done = plan.changes();
         if block_public_access {
             match self.actions.block_public_access(bucket).await {
                 Ok(()) => done.push(BLOCK_PUBLIC_ACCESS_CHANGE.to_string()),
                 // The grants are gone; say plainly that the second step did not happen.
                 Err(err) if !err.is_transient() => {
-                    return Ok(outcome(OutcomeKind::Failed, format!("{reason}; the public grants were removed but {err}")).with_changes(done));
+                    return Ok(outcome(
+                        OutcomeKind::Failed,
+                        format!("{reason}; the public grants were removed but {err}"),
+                    )
+                    .with_changes(done));
                 }
                 Err(err) => return Err(err),
             }
@@ -455,9 +532,14 @@ impl S3PublicAccess {
         let id = format!("{bucket}/{key}");
         let acl = self.actions.object_acl(bucket, key).await?;
         let plan = plan_acl(&acl.grants);
-        let outcome = |kind, reason: String| Outcome::new(kind, ResourceType::S3Object, &id, reason).with_severity(Severity::High);
+        let outcome = |kind, reason: String| {
+            Outcome::new(kind, ResourceType::S3Object, &id, reason).with_severity(Severity::High)
+        };
         if plan.is_compliant() {
-            return Ok(outcome(OutcomeKind::Compliant, "no public grants in the object ACL".to_string()));
+            return Ok(outcome(
+                OutcomeKind::Compliant,
+                "no public grants in the object ACL".to_string(),
+            ));
         }
         let reason = plan.reason("object");
         if let Some(skip) = self.exemption(bucket).await? {
@@ -466,7 +548,8 @@ impl S3PublicAccess {
         // Block Public Access is a bucket setting: turning it on also stops the next public object.
         let block_public_access = self.settings.block_public_access
             && block_public_access_needed(self.actions.public_access_block(bucket).await?.as_ref());
-        let bucket_change = format!("enabled Block Public Access (all four settings) on bucket {bucket}");
+        let bucket_change =
+            format!("enabled Block Public Access (all four settings) on bucket {bucket}");
         let mut planned = plan.changes();
         if block_public_access {
             planned.push(bucket_change.clone());
@@ -475,13 +558,19 @@ impl S3PublicAccess {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(planned));
         }
 
-        self.actions.put_object_acl(bucket, key, acl.owner.as_ref(), &plan.kept).await?;
+        self.actions
+            .put_object_acl(bucket, key, acl.owner.as_ref(), &plan.kept)
+            .await?;
         let mut done = plan.changes();
         if block_public_access {
             match self.actions.block_public_access(bucket).await {
                 Ok(()) => done.push(bucket_change),
                 Err(err) if !err.is_transient() => {
-                    return Ok(outcome(OutcomeKind::Failed, format!("{reason}; the public grants were removed but {err}")).with_changes(done));
+                    return Ok(outcome(
+                        OutcomeKind::Failed,
+                        format!("{reason}; the public grants were removed but {err}"),
+                    )
+                    .with_changes(done));
                 }
                 Err(err) => return Err(err),
             }
@@ -495,7 +584,12 @@ impl S3PublicAccess {
         Ok(keys
             .iter()
             .any(|k| *k == self.settings.exempt_tag)
-            .then(|| format!("bucket {bucket} is exempt (tag {})", self.settings.exempt_tag)))
+            .then(|| {
+                format!(
+                    "bucket {bucket} is exempt (tag {})",
+                    self.settings.exempt_tag
+                )
+            }))
     }
 }
 
@@ -504,9 +598,14 @@ impl Remediation for S3PublicAccess {
 
     async fn targets(&self, trigger: &Trigger) -> Result<Targets<S3Target>, AwsError> {
         if let TriggerEvent::Schedule { .. } = trigger.event {
-            let region = self.region.as_deref().or(Some(trigger.region.as_str()).filter(|r| !r.is_empty()));
+            let region = self
+                .region
+                .as_deref()
+                .or(Some(trigger.region.as_str()).filter(|r| !r.is_empty()));
             let buckets = self.actions.list_buckets(region).await?;
-            return Ok(Targets::Found(buckets.into_iter().map(S3Target::Bucket).collect()));
+            return Ok(Targets::Found(
+                buckets.into_iter().map(S3Target::Bucket).collect(),
+            ));
         }
         Ok(match targets_of(trigger) {
             Ok(targets) => Targets::Found(targets),

@@ -74,7 +74,10 @@ mod tests {
     fn header_values_accept_string_and_array_in_any_case() {
         let newer = json!({"x-amz-acl": "public-read"});
         let older = json!({"X-Amz-Acl": ["public-read", "private"]});
-        assert_eq!(strings(field_ignore_case(&newer, "x-amz-acl")), ["public-read"]);
+        assert_eq!(
+            strings(field_ignore_case(&newer, "x-amz-acl")),
+            ["public-read"]
+        );
         assert_eq!(
             strings(field_ignore_case(&older, "x-amz-acl")),
             ["public-read", "private"]

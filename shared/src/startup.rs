@@ -42,5 +42,7 @@ pub async fn load_aws_config() -> SdkConfig {
 /// `service_env` is the service's suffix in `AWS_ENDPOINT_URL_<SERVICE>`, e.g. `S3`.
 pub fn endpoint_overridden(sdk: &SdkConfig, service_env: &str) -> bool {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-    sdk.endpoint_url().is_some() || set("AWS_ENDPOINT_URL") || set(&format!("AWS_ENDPOINT_URL_{service_env}"))
+    sdk.endpoint_url().is_some()
+        || set("AWS_ENDPOINT_URL")
+        || set(&format!("AWS_ENDPOINT_URL_{service_env}"))
 }

@@ -204,7 +204,12 @@ fn json_kind(value: &Value) -> &'static str {
 fn parse_sns_batch(payload: &Value) -> Vec<Result<Trigger, Ignored>> {
     let batch: SnsEvent = match serde_json::from_value(payload.clone()) {
         Ok(batch) => batch,
-        Err(err) => return vec![Err(Ignored::new(format!("malformed SNS batch: {err}"), None))],
+        Err(err) => {
+            return vec![Err(Ignored::new(
+                format!("malformed SNS batch: {err}"),
+                None,
+            ))]
+        }
     };
     if batch.records.is_empty() {
         return vec![Err(Ignored::new("SNS batch has no records", None))];
@@ -215,7 +220,9 @@ fn parse_sns_batch(payload: &Value) -> Vec<Result<Trigger, Ignored>> {
         .map(|record| {
             let message_id = record.sns.message_id.as_str();
             match serde_json::from_str::<Value>(&record.sns.message) {
-                Ok(inner @ Value::Object(_)) if !inner.as_object().is_some_and(|m| m.contains_key("Records")) => {
+                Ok(inner @ Value::Object(_))
+                    if !inner.as_object().is_some_and(|m| m.contains_key("Records")) =>
+                {
                     parse_event(&inner)
                 }
                 Ok(_) => Err(Ignored::new(
@@ -246,12 +253,13 @@ pub fn parse_event(event: &Value) -> Result<Trigger, Ignored> {
 }
 
 fn parse_eventbridge(event: &Value) -> Result<Trigger, Ignored> {
-    let envelope: EventBridgeEvent<Value> = serde_json::from_value(event.clone()).map_err(|err| {
-        Ignored::new(
-            format!("malformed EventBridge envelope: {err}"),
-            str_field(event, "id"),
-        )
-    })?;
+    let envelope: EventBridgeEvent<Value> =
+        serde_json::from_value(event.clone()).map_err(|err| {
+            Ignored::new(
+                format!("malformed EventBridge envelope: {err}"),
+                str_field(event, "id"),
+            )
+        })?;
     let event_id = envelope.id.clone().unwrap_or_default();
     let ignored = |reason: String| Ignored::new(reason, Some(&event_id));
     let detail = &envelope.detail;
@@ -324,7 +332,10 @@ fn parse_api_call(detail: &Value) -> Result<TriggerEvent, String> {
                 .iter()
                 .filter_map(|r| {
                     let arn = str_field(r, "ARN").or_else(|| str_field(r, "arn"))?;
-                    Some((str_field(r, "type").unwrap_or("").to_string(), arn.to_string()))
+                    Some((
+                        str_field(r, "type").unwrap_or("").to_string(),
+                        arn.to_string(),
+                    ))
                 })
                 .collect()
         })
@@ -370,10 +381,15 @@ fn parse_compliance_change(detail: &Value) -> Result<TriggerEvent, String> {
     if compliance != "NON_COMPLIANT" {
         return Err(format!(
             "Config rule {rule_name:?} reported {}: nothing to fix",
-            if compliance.is_empty() { "no compliance type" } else { compliance }
+            if compliance.is_empty() {
+                "no compliance type"
+            } else {
+                compliance
+            }
         ));
     }
-    let resource_type = pick("resourceType").ok_or("Config compliance change without resourceType")?;
+    let resource_type =
+        pick("resourceType").ok_or("Config compliance change without resourceType")?;
     let resource_id = pick("resourceId").ok_or("Config compliance change without resourceId")?;
     Ok(TriggerEvent::Compliance(ComplianceChange {
         rule_name,
@@ -422,7 +438,10 @@ fn parse_finding(detail: &Value) -> Result<TriggerEvent, String> {
         return Err(format!("GuardDuty finding {} is archived", raw.id));
     }
     if is_sample_finding(&raw.service.additional_info) {
-        return Err(format!("GuardDuty finding {} is a generated sample", raw.id));
+        return Err(format!(
+            "GuardDuty finding {} is a generated sample",
+            raw.id
+        ));
     }
     let buckets = raw
         .resource
@@ -536,7 +555,10 @@ fn parse_config_rule(event: &Value) -> Result<Trigger, Ignored> {
         .to_string();
     Ok(Trigger {
         source: Source::Config,
-        event_id: invocation.config_rule_id.clone().unwrap_or_else(|| rule_name.clone()),
+        event_id: invocation
+            .config_rule_id
+            .clone()
+            .unwrap_or_else(|| rule_name.clone()),
         account,
         region,
         event: TriggerEvent::ConfigRule(ConfigRuleInvocation {
@@ -574,10 +596,15 @@ fn dedupe_findings(parsed: Vec<Result<Trigger, Ignored>>) -> Vec<Result<Trigger,
             Ok(Trigger {
                 event: TriggerEvent::Finding(finding),
                 ..
-            }) if latest.get(&finding.id).map(|(keep, _)| *keep) != Some(index) => Err(Ignored::new(
-                format!("duplicate of GuardDuty finding {} in this batch", finding.id),
-                Some(&finding.id),
-            )),
+            }) if latest.get(&finding.id).map(|(keep, _)| *keep) != Some(index) => {
+                Err(Ignored::new(
+                    format!(
+                        "duplicate of GuardDuty finding {} in this batch",
+                        finding.id
+                    ),
+                    Some(&finding.id),
+                ))
+            }
             _ => entry,
         })
         .collect()

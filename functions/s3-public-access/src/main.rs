@@ -17,9 +17,16 @@ async fn main() -> Result<(), Error> {
     let region = sdk.region().map(|r| r.to_string());
     let s3 = S3PublicAccess::new(S3Actions::from_sdk_config(&sdk), settings, region);
 
-    run(service_fn(|event: LambdaEvent<Value>| handler(event, &s3, &notifier))).await
+    run(service_fn(|event: LambdaEvent<Value>| {
+        handler(event, &s3, &notifier)
+    }))
+    .await
 }
 
-async fn handler(event: LambdaEvent<Value>, s3: &S3PublicAccess, notifier: &Notifier) -> Result<Value, Error> {
+async fn handler(
+    event: LambdaEvent<Value>,
+    s3: &S3PublicAccess,
+    notifier: &Notifier,
+) -> Result<Value, Error> {
     remediation::into_response(remediation::handle(event.payload, s3, notifier).await)
 }

@@ -1,1 +1,521 @@
+use super::*;
+use crate::trigger::parse_payload;
+use aws_sdk_s3::types::{Grantee, Permission};
+use proptest::prelude::*;
+use serde_json::json;
 
+const OWNER_ID: &str = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be";
+
+fn event(name: &str) -> Trigger {
+    let path = format!(
+        "{}/../events/s3-public-access/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let payload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    parse_payload(&payload).remove(0).unwrap()
+}
+
+fn bucket(name: &str) -> S3Target {
+    S3Target::Bucket(name.to_string())
+}
+
+fn group_grant(uri: &str, permission: Permission) -> Grant {
+    Grant::builder()
+        .grantee(
+            Grantee::builder()
+                .r#type(Type::Group)
+                .uri(uri)
+                .build()
+                .unwrap(),
+        )
+        .permission(permission)
+        .build()
+}
+
+fn user_grant(id: &str, permission: Permission) -> Grant {
+    Grant::builder()
+        .grantee(
+            Grantee::builder()
+                .r#type(Type::CanonicalUser)
+                .id(id)
+                .build()
+                .unwrap(),
+        )
+        .permission(permission)
+        .build()
+}
+
+#[test]
+fn each_sample_event_points_at_the_right_resource() {
+    let b = "example-public-bucket";
+    for (file, expected) in [
+        ("put-bucket-acl-allusers-read.json", bucket(b)),
+        ("put-bucket-acl-canned-public-read.json", bucket(b)),
+        ("create-bucket-public-read.json", bucket(b)),
+        ("delete-bucket-public-access-block.json", bucket(b)),
+        ("put-bucket-public-access-block-disabled.json", bucket(b)),
+        ("config-s3-bucket-public-read-prohibited.json", bucket(b)),
+        (
+            "guardduty-s3-bucket-anonymous-access-granted.json",
+            bucket(b),
+        ),
+        (
+            "guardduty-s3-bucket-block-public-access-disabled.json",
+            bucket(b),
+        ),
+        ("cloudtrail-put-bucket-acl-via-sns.json", bucket(b)),
+        (
+            "put-object-acl-public-read.json",
+            S3Target::Object {
+                bucket: b.into(),
+                key: "reports/q1.csv".into(),
+            },
+        ),
+        (
+            "put-object-public-read-write.json",
+            S3Target::Object {
+                bucket: b.into(),
+                key: "reports/q1.csv".into(),
+            },
+        ),
+    ] {
+        assert_eq!(targets_of(&event(file)), Ok(vec![expected]), "{file}");
+    }
+}
+
+#[test]
+fn object_key_falls_back_to_the_resource_arn() {
+    let mut trigger = event("put-object-public-read-write.json");
+    let TriggerEvent::ApiCall(call) = &mut trigger.event else {
+        panic!()
+    };
+    call.request.as_object_mut().unwrap().remove("key");
+    assert_eq!(
+        targets_of(&trigger),
+        Ok(vec![S3Target::Object {
+            bucket: "example-public-bucket".into(),
+            key: "reports/q1.csv".into()
+        }])
+    );
+}
+
+#[test]
+fn private_uploads_and_unrelated_events_are_not_targets() {
+    let mut trigger = event("put-object-public-read-write.json");
+    let TriggerEvent::ApiCall(call) = &mut trigger.event else {
+        panic!()
+    };
+    call.request["x-amz-acl"] = json!("private");
+    assert!(targets_of(&trigger).unwrap_err().contains("no public ACL"));
+
+    let mut trigger = event("put-bucket-public-access-block-disabled.json");
+    let TriggerEvent::ApiCall(call) = &mut trigger.event else {
+        panic!()
+    };
+    for flag in [
+        "BlockPublicAcls",
+        "IgnorePublicAcls",
+        "BlockPublicPolicy",
+        "RestrictPublicBuckets",
+    ] {
+        call.request["PublicAccessBlockConfiguration"][flag] = json!("true");
+    }
+    assert!(targets_of(&trigger).is_err());
+
+    let mut trigger = event("put-bucket-acl-allusers-read.json");
+    let TriggerEvent::ApiCall(call) = &mut trigger.event else {
+        panic!()
+    };
+    call.event_source = "ec2.amazonaws.com".into();
+    assert!(targets_of(&trigger).is_err());
+
+    let mut trigger = event("guardduty-s3-bucket-anonymous-access-granted.json");
+    let TriggerEvent::Finding(finding) = &mut trigger.event else {
+        panic!()
+    };
+    finding.finding_type = "Recon:EC2/PortProbeUnprotectedPort".into();
+    assert!(targets_of(&trigger).is_err());
+
+    let mut trigger = event("config-s3-bucket-public-read-prohibited.json");
+    let TriggerEvent::Compliance(change) = &mut trigger.event else {
+        panic!()
+    };
+    change.resource_type = "AWS::EC2::SecurityGroup".into();
+    assert!(targets_of(&trigger).is_err());
+}
+
+#[test]
+fn public_requests_in_every_form() {
+    assert!(request_grants_public_access(
+        &json!({"x-amz-acl": ["public-read"]})
+    ));
+    assert!(request_grants_public_access(
+        &json!({"x-amz-acl": "authenticated-read"})
+    ));
+    assert!(request_grants_public_access(
+        &json!({"x-amz-grant-read": "uri=http://acs.amazonaws.com/groups/global/AllUsers"})
+    ));
+    assert!(request_grants_public_access(
+        &json!({"AccessControlPolicy": {"AccessControlList": {"Grant": {
+        "Grantee": {"xsi:type": "Group", "URI": AUTHENTICATED_USERS_URI}, "Permission": "WRITE"}}}})
+    ));
+    assert!(!request_grants_public_access(
+        &json!({"x-amz-acl": "bucket-owner-full-control"})
+    ));
+    assert!(!request_grants_public_access(
+        &json!({"x-amz-grant-write": "uri=http://acs.amazonaws.com/groups/s3/LogDelivery"})
+    ));
+    assert!(!request_grants_public_access(&json!(null)));
+}
+
+#[test]
+fn plan_removes_public_grants_and_keeps_the_rest_in_order() {
+    let owner = user_grant(OWNER_ID, Permission::FullControl);
+    let partner = user_grant("partner", Permission::Read);
+    let log_delivery = group_grant(
+        "http://acs.amazonaws.com/groups/s3/LogDelivery",
+        Permission::Write,
+    );
+    let all_users = group_grant(ALL_USERS_URI, Permission::Read);
+    let authenticated = group_grant(AUTHENTICATED_USERS_URI, Permission::WriteAcp);
+    let plan = plan_acl(&[
+        owner.clone(),
+        all_users.clone(),
+        partner.clone(),
+        authenticated.clone(),
+        log_delivery.clone(),
+    ]);
+    assert_eq!(plan.kept, [owner, partner, log_delivery]);
+    assert_eq!(plan.removed, [all_users, authenticated]);
+    assert_eq!(
+        plan.changes(),
+        [
+            "removed AllUsers READ",
+            "removed AuthenticatedUsers WRITE_ACP"
+        ]
+    );
+    assert_eq!(
+        plan.reason("bucket"),
+        "the bucket ACL granted READ to AllUsers (anyone on the internet) and WRITE_ACP to AuthenticatedUsers (any AWS account)"
+    );
+    assert!(plan_acl(&plan.kept).is_compliant());
+}
+
+#[test]
+fn block_public_access_is_needed_unless_all_four_are_on() {
+    let all = |on: [bool; 4]| {
+        PublicAccessBlockConfiguration::builder()
+            .block_public_acls(on[0])
+            .ignore_public_acls(on[1])
+            .block_public_policy(on[2])
+            .restrict_public_buckets(on[3])
+            .build()
+    };
+    assert!(block_public_access_needed(None));
+    assert!(!block_public_access_needed(Some(&all([true; 4]))));
+    assert!(block_public_access_needed(Some(&all([
+        true, true, false, true
+    ]))));
+    assert!(block_public_access_needed(Some(
+        &PublicAccessBlockConfiguration::builder().build()
+    )));
+}
+
+fn arbitrary_grant() -> impl Strategy<Value = Grant> {
+    let permission = prop::sample::select(vec![
+        Permission::Read,
+        Permission::Write,
+        Permission::ReadAcp,
+        Permission::WriteAcp,
+        Permission::FullControl,
+    ]);
+    let uri = prop::sample::select(vec![
+        ALL_USERS_URI.to_string(),
+        AUTHENTICATED_USERS_URI.to_string(),
+        "http://acs.amazonaws.com/groups/s3/LogDelivery".to_string(),
+        "http://acs.amazonaws.com/groups/global/AllUsersButNotReally".to_string(),
+    ]);
+    prop_oneof![
+        (uri, permission.clone()).prop_map(|(uri, p)| group_grant(&uri, p)),
+        ("[a-f0-9]{8}", permission.clone()).prop_map(|(id, p)| user_grant(&id, p)),
+        ("[a-z]{3,8}@example\\.com", permission).prop_map(|(email, p)| Grant::builder()
+            .grantee(
+                Grantee::builder()
+                    .r#type(Type::AmazonCustomerByEmail)
+                    .email_address(email)
+                    .build()
+                    .unwrap()
+            )
+            .permission(p)
+            .build()),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn plan_never_removes_a_non_public_grant(grants in prop::collection::vec(arbitrary_grant(), 0..12)) {
+        let plan = plan_acl(&grants);
+        let non_public: Vec<&Grant> = grants.iter().filter(|g| public_group(g).is_none()).collect();
+        // Every non-public grant is kept, in its original order, and nothing else is kept.
+        prop_assert_eq!(plan.kept.iter().collect::<Vec<_>>(), non_public);
+        prop_assert!(plan.removed.iter().all(|g| public_group(g).is_some()));
+        prop_assert_eq!(plan.kept.len() + plan.removed.len(), grants.len());
+        prop_assert_eq!(plan.changes().len(), plan.removed.len());
+        prop_assert!(plan_acl(&plan.kept).is_compliant());
+    }
+}
+
+// -------------------------------------------------------------------------------------------
+// Action flows against aws-smithy-mocks (no network): retries, denials, dry run.
+// -------------------------------------------------------------------------------------------
+
+mod flows {
+    use super::*;
+    use aws_sdk_s3::config::retry::RetryConfig;
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_s3::operation::get_bucket_acl::GetBucketAclOutput;
+    use aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingOutput;
+    use aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockOutput;
+    use aws_sdk_s3::operation::put_bucket_acl::PutBucketAclOutput;
+    use aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput;
+    use aws_sdk_s3::types::Tag;
+    use aws_sdk_s3::Client;
+    use aws_smithy_mocks::{
+        create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode,
+    };
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use std::time::Duration;
+
+    fn client(rules: &[&Rule]) -> Client {
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(1)),
+            )
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        Client::from_conf(config)
+    }
+
+    fn s3_error(status: u16, code: &str) -> Response {
+        Response::new(
+            StatusCode::try_from(status).unwrap(),
+            SdkBody::from(format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{code} from the test</Message></Error>")),
+        )
+    }
+
+    fn public_acl() -> Rule {
+        mock!(Client::get_bucket_acl).then_output(|| {
+            GetBucketAclOutput::builder()
+                .owner(Owner::builder().id(OWNER_ID).build())
+                .grants(user_grant(OWNER_ID, Permission::FullControl))
+                .grants(group_grant(ALL_USERS_URI, Permission::Read))
+                .build()
+        })
+    }
+
+    fn no_tags() -> Rule {
+        mock!(Client::get_bucket_tagging).then_http_response(|| s3_error(404, "NoSuchTagSet"))
+    }
+
+    fn no_block() -> Rule {
+        mock!(Client::get_public_access_block)
+            .then_http_response(|| s3_error(404, "NoSuchPublicAccessBlockConfiguration"))
+    }
+
+    fn remediation(client: Client, settings: Settings) -> S3PublicAccess {
+        S3PublicAccess::new(
+            S3Actions::from_client(client),
+            settings,
+            Some("us-east-1".into()),
+        )
+    }
+
+    fn trigger() -> Trigger {
+        event("put-bucket-acl-allusers-read.json")
+    }
+
+    #[tokio::test]
+    async fn fixes_acl_then_blocks_public_access() {
+        let (acl, tags, block) = (public_acl(), no_tags(), no_block());
+        let put_acl = mock!(Client::put_bucket_acl)
+            .match_requests(|req| {
+                let policy = req.access_control_policy().unwrap();
+                policy.grants().len() == 1
+                    && policy.owner().and_then(|o| o.id()) == Some(OWNER_ID)
+                    && public_group(&policy.grants()[0]).is_none()
+            })
+            .then_output(|| PutBucketAclOutput::builder().build());
+        let put_block = mock!(Client::put_public_access_block)
+            .then_output(|| PutPublicAccessBlockOutput::builder().build());
+        let s3 = remediation(
+            client(&[&acl, &tags, &block, &put_acl, &put_block]),
+            Settings::default(),
+        );
+        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        assert_eq!(outcome.outcome, OutcomeKind::Remediated);
+        assert_eq!(
+            outcome.changes,
+            ["removed AllUsers READ", BLOCK_PUBLIC_ACCESS_CHANGE]
+        );
+        assert_eq!((put_acl.num_calls(), put_block.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn throttling_that_outlasts_the_sdk_retries_is_returned_as_transient() {
+        let (acl, tags, block) = (public_acl(), no_tags(), no_block());
+        let put_acl = mock!(Client::put_bucket_acl)
+            .sequence()
+            .http_response(|| s3_error(503, "SlowDown"))
+            .times(3)
+            .build();
+        let s3 = remediation(
+            client(&[&acl, &tags, &block, &put_acl]),
+            Settings::default(),
+        );
+        let err = s3.check(&bucket("b"), &trigger()).await.unwrap_err();
+        assert!(err.is_transient(), "{err}");
+        assert_eq!(err.operation, "PutBucketAcl");
+        assert_eq!(put_acl.num_calls(), 3, "the SDK retries before giving up");
+    }
+
+    #[tokio::test]
+    async fn throttling_once_is_absorbed_by_the_sdk_retry() {
+        let (acl, tags, block) = (public_acl(), no_tags(), no_block());
+        let put_acl = mock!(Client::put_bucket_acl)
+            .sequence()
+            .http_response(|| s3_error(400, "Throttling"))
+            .output(|| PutBucketAclOutput::builder().build())
+            .build();
+        let put_block = mock!(Client::put_public_access_block)
+            .then_output(|| PutPublicAccessBlockOutput::builder().build());
+        let s3 = remediation(
+            client(&[&acl, &tags, &block, &put_acl, &put_block]),
+            Settings::default(),
+        );
+        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        assert_eq!(outcome.outcome, OutcomeKind::Remediated);
+        assert_eq!(put_acl.num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn access_denied_is_permanent() {
+        let acl =
+            mock!(Client::get_bucket_acl).then_http_response(|| s3_error(403, "AccessDenied"));
+        let s3 = remediation(client(&[&acl]), Settings::default());
+        let err = s3.check(&bucket("b"), &trigger()).await.unwrap_err();
+        assert_eq!(err.kind, crate::error::ErrorKind::Permanent);
+        assert!(err.has_code("AccessDenied"));
+        assert_eq!(acl.num_calls(), 1, "a denial is not retried");
+    }
+
+    #[tokio::test]
+    async fn denied_block_public_access_after_the_acl_fix_is_a_failure_that_lists_the_fix() {
+        let (acl, tags, block) = (public_acl(), no_tags(), no_block());
+        let put_acl =
+            mock!(Client::put_bucket_acl).then_output(|| PutBucketAclOutput::builder().build());
+        let put_block = mock!(Client::put_public_access_block)
+            .then_http_response(|| s3_error(403, "AccessDenied"));
+        let s3 = remediation(
+            client(&[&acl, &tags, &block, &put_acl, &put_block]),
+            Settings::default(),
+        );
+        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        assert_eq!(outcome.outcome, OutcomeKind::Failed);
+        assert_eq!(outcome.changes, ["removed AllUsers READ"]);
+        assert!(
+            outcome
+                .reason
+                .contains("PutPublicAccessBlock failed (AccessDenied)"),
+            "{}",
+            outcome.reason
+        );
+    }
+
+    #[tokio::test]
+    async fn dry_run_and_exemption_change_nothing() {
+        let (acl, tags, block) = (public_acl(), no_tags(), no_block());
+        let put_acl =
+            mock!(Client::put_bucket_acl).then_output(|| PutBucketAclOutput::builder().build());
+        let put_block = mock!(Client::put_public_access_block)
+            .then_output(|| PutPublicAccessBlockOutput::builder().build());
+        let dry = Settings {
+            dry_run: true,
+            ..Settings::default()
+        };
+        let s3 = remediation(client(&[&acl, &tags, &block, &put_acl, &put_block]), dry);
+        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        assert_eq!(outcome.outcome, OutcomeKind::DryRun);
+        assert_eq!(
+            outcome.changes,
+            ["removed AllUsers READ", BLOCK_PUBLIC_ACCESS_CHANGE]
+        );
+
+        let exempt_tags = mock!(Client::get_bucket_tagging).then_output(|| {
+            GetBucketTaggingOutput::builder()
+                .tag_set(
+                    Tag::builder()
+                        .key("remediation:exempt")
+                        .value("public website")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        });
+        let s3 = remediation(
+            client(&[&acl, &exempt_tags, &put_acl, &put_block]),
+            Settings::default(),
+        );
+        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        assert_eq!(outcome.outcome, OutcomeKind::Skipped);
+        assert!(outcome.reason.contains("exempt"), "{}", outcome.reason);
+        assert_eq!((put_acl.num_calls(), put_block.num_calls()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn block_public_access_already_on_or_disabled_is_not_touched() {
+        let (acl, tags) = (public_acl(), no_tags());
+        let block_on = mock!(Client::get_public_access_block).then_output(|| {
+            GetPublicAccessBlockOutput::builder()
+                .public_access_block_configuration(
+                    PublicAccessBlockConfiguration::builder()
+                        .block_public_acls(true)
+                        .ignore_public_acls(true)
+                        .block_public_policy(true)
+                        .restrict_public_buckets(true)
+                        .build(),
+                )
+                .build()
+        });
+        let put_acl =
+            mock!(Client::put_bucket_acl).then_output(|| PutBucketAclOutput::builder().build());
+        let put_block = mock!(Client::put_public_access_block)
+            .then_output(|| PutPublicAccessBlockOutput::builder().build());
+        let s3 = remediation(
+            client(&[&acl, &tags, &block_on, &put_acl, &put_block]),
+            Settings::default(),
+        );
+        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        assert_eq!(outcome.changes, ["removed AllUsers READ"]);
+
+        let off = Settings {
+            block_public_access: false,
+            ..Settings::default()
+        };
+        let s3 = remediation(client(&[&acl, &tags, &put_acl, &put_block]), off);
+        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        assert_eq!(outcome.changes, ["removed AllUsers READ"]);
+        assert_eq!(put_block.num_calls(), 0);
+    }
+}

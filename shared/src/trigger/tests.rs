@@ -35,14 +35,13 @@ fn every_sample_event_parses_or_is_ignored_as_its_name_says() {
         }
         for file in std::fs::read_dir(&function).unwrap() {
             let file = file.unwrap().path();
-            let Some(name) = file.file_name().and_then(|n| n.to_str()) else { continue };
+            let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
             if !name.ends_with(".json") || name == "env.json" {
                 continue;
             }
-            let relative = format!(
-                "{}/{name}",
-                function.file_name().unwrap().to_string_lossy()
-            );
+            let relative = format!("{}/{name}", function.file_name().unwrap().to_string_lossy());
             let parsed = one(&relative);
             if name.starts_with("ignored-") && !relative.contains("by-remediation-role") {
                 let ignored = parsed.expect_err(&relative);
@@ -65,10 +64,15 @@ fn cloudtrail_put_bucket_acl_keeps_request_and_actor() {
     assert_eq!(trigger.source, Source::Cloudtrail);
     assert_eq!(trigger.event_id, "af2f6885-44eb-4f79-a0bf-32ee2ce4bda4");
     assert_eq!(trigger.region, "us-east-1");
-    let TriggerEvent::ApiCall(call) = trigger.event else { panic!() };
+    let TriggerEvent::ApiCall(call) = trigger.event else {
+        panic!()
+    };
     assert_eq!(call.event_source, "s3.amazonaws.com");
     assert_eq!(call.event_name, "PutBucketAcl");
-    assert_eq!(call.cloudtrail_event_id, "d6014eb9-ae46-415c-8d95-5a99d1e3a2a7");
+    assert_eq!(
+        call.cloudtrail_event_id,
+        "d6014eb9-ae46-415c-8d95-5a99d1e3a2a7"
+    );
     assert!(call.actor.ends_with("/alice@example.com"), "{}", call.actor);
     assert!(call
         .actor_role_arn
@@ -88,8 +92,15 @@ fn cloudtrail_put_bucket_acl_keeps_request_and_actor() {
 #[test]
 fn cloudtrail_error_events_are_ignored() {
     let ignored = one("s3-public-access/ignored-put-bucket-acl-access-denied.json").unwrap_err();
-    assert!(ignored.reason.contains("AccessDenied"), "{}", ignored.reason);
-    assert_eq!(ignored.event_id.as_deref(), Some("dc4c7362-9a43-4b11-8804-2d6e70ffc89e"));
+    assert!(
+        ignored.reason.contains("AccessDenied"),
+        "{}",
+        ignored.reason
+    );
+    assert_eq!(
+        ignored.event_id.as_deref(),
+        Some("dc4c7362-9a43-4b11-8804-2d6e70ffc89e")
+    );
 }
 
 #[test]
@@ -125,21 +136,35 @@ fn state_change_config_guardduty_schedule() {
         })
     );
     let first = one("untagged-instance/config-required-tags-first-evaluation.json").unwrap();
-    assert!(matches!(first.event, TriggerEvent::Compliance(ref c) if c.resource_id == "i-0a1b2c3d4e5f60718"));
-    let compliant = one("open-security-group/ignored-config-restricted-ssh-compliant.json").unwrap_err();
-    assert!(compliant.reason.contains("COMPLIANT"), "{}", compliant.reason);
+    assert!(
+        matches!(first.event, TriggerEvent::Compliance(ref c) if c.resource_id == "i-0a1b2c3d4e5f60718")
+    );
+    let compliant =
+        one("open-security-group/ignored-config-restricted-ssh-compliant.json").unwrap_err();
+    assert!(
+        compliant.reason.contains("COMPLIANT"),
+        "{}",
+        compliant.reason
+    );
 
-    let trigger = one("s3-public-access/guardduty-s3-bucket-anonymous-access-granted.json").unwrap();
+    let trigger =
+        one("s3-public-access/guardduty-s3-bucket-anonymous-access-granted.json").unwrap();
     assert_eq!(trigger.source, Source::Guardduty);
     assert_eq!(trigger.event_id, "6a03b676ab070549ca304b4ee831cf22");
-    let TriggerEvent::Finding(finding) = trigger.event else { panic!() };
-    assert_eq!(finding.finding_type, "Policy:S3/BucketAnonymousAccessGranted");
+    let TriggerEvent::Finding(finding) = trigger.event else {
+        panic!()
+    };
+    assert_eq!(
+        finding.finding_type,
+        "Policy:S3/BucketAnonymousAccessGranted"
+    );
     assert_eq!(finding.buckets, ["example-public-bucket"]);
     assert_eq!(finding.severity, 8.0);
 
-    let TriggerEvent::Finding(probe) = one("open-security-group/guardduty-recon-portprobe-port-22.json")
-        .unwrap()
-        .event
+    let TriggerEvent::Finding(probe) =
+        one("open-security-group/guardduty-recon-portprobe-port-22.json")
+            .unwrap()
+            .event
     else {
         panic!()
     };
@@ -148,7 +173,9 @@ fn state_change_config_guardduty_schedule() {
     assert_eq!(probe.ports, [22]);
     assert_eq!(probe.resource_role.as_deref(), Some("TARGET"));
 
-    let TriggerEvent::Finding(brute) = one("open-security-group/guardduty-ssh-brute-force.json").unwrap().event
+    let TriggerEvent::Finding(brute) = one("open-security-group/guardduty-ssh-brute-force.json")
+        .unwrap()
+        .event
     else {
         panic!()
     };
@@ -156,7 +183,9 @@ fn state_change_config_guardduty_schedule() {
 
     let trigger = one("s3-public-access/scheduled-sweep.json").unwrap();
     assert_eq!(trigger.source, Source::Schedule);
-    assert!(matches!(trigger.event, TriggerEvent::Schedule { ref rule_arns } if rule_arns.len() == 1));
+    assert!(
+        matches!(trigger.event, TriggerEvent::Schedule { ref rule_arns } if rule_arns.len() == 1)
+    );
 }
 
 #[test]
@@ -184,7 +213,9 @@ fn sns_wrapped_events_parse_like_the_inner_event() {
 #[test]
 fn config_rule_invocation_decodes_its_json_strings() {
     let trigger = one("config-rule/configuration-item-change-security-group.json").unwrap();
-    let TriggerEvent::ConfigRule(rule) = trigger.event else { panic!() };
+    let TriggerEvent::ConfigRule(rule) = trigger.event else {
+        panic!()
+    };
     assert_eq!(
         rule.invoking_event["messageType"],
         "ConfigurationItemChangeNotification"
@@ -216,7 +247,9 @@ fn duplicate_findings_in_a_batch_are_kept_once() {
     let parsed = parse_payload(&batch);
     let kept: Vec<&Trigger> = parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
     assert_eq!(kept.len(), 1);
-    let TriggerEvent::Finding(finding) = &kept[0].event else { panic!() };
+    let TriggerEvent::Finding(finding) = &kept[0].event else {
+        panic!()
+    };
     assert_eq!(finding.updated_at, "2026-03-14T09:30:00.000Z");
     let duplicates: Vec<&Ignored> = parsed.iter().filter_map(|p| p.as_ref().err()).collect();
     assert_eq!(duplicates.len(), 2);
@@ -258,7 +291,10 @@ fn malformed_and_unrelated_payloads_are_ignored_with_a_reason() {
 
 #[test]
 fn truncated_sample_events_never_panic() {
-    let text = std::fs::read_to_string(events_dir().join("s3-public-access/put-bucket-acl-allusers-read.json")).unwrap();
+    let text = std::fs::read_to_string(
+        events_dir().join("s3-public-access/put-bucket-acl-allusers-read.json"),
+    )
+    .unwrap();
     let event: Value = serde_json::from_str(&text).unwrap();
     // Remove each top-level and detail field in turn.
     let keys: Vec<String> = event.as_object().unwrap().keys().cloned().collect();
@@ -267,7 +303,12 @@ fn truncated_sample_events_never_panic() {
         broken.as_object_mut().unwrap().remove(key);
         let _ = parse_payload(&broken);
     }
-    let detail_keys: Vec<String> = event["detail"].as_object().unwrap().keys().cloned().collect();
+    let detail_keys: Vec<String> = event["detail"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     for key in &detail_keys {
         let mut broken = event.clone();
         broken["detail"].as_object_mut().unwrap().remove(key);
