@@ -1,1 +1,229 @@
+//! The test rig shared by every end-to-end test, the demo and `local-invoke`:
+//! - [`moto`]: moto_server from the project's venv (started on a free port, reset per test)
+//! - [`emulator`]: a Lambda Runtime API emulator running the real function binaries
+//! - helpers to load sample events, build AWS clients against moto, and read notifications.
 
+pub mod emulator;
+pub mod moto;
+pub mod s3;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use emulator::{FunctionError, FunctionProcess, Invocation};
+pub use moto::{Moto, MotoServer};
+
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "123456789012";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
+}
+
+/// A function binary next to the running executable (target/<profile>/ or its deps/ folder),
+/// or in `REMEDIATION_BIN_DIR`.
+pub fn function_binary(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("REMEDIATION_BIN_DIR") {
+        return PathBuf::from(dir).join(name);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent();
+    while let Some(d) = dir {
+        let candidate = d.join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+        if d.file_name().is_some_and(|n| n == "target") {
+            break;
+        }
+        dir = d.parent();
+    }
+    panic!(
+        "no {name} binary next to {} (build it with `make build`, or set REMEDIATION_BIN_DIR)",
+        exe.display()
+    )
+}
+
+/// A sample event from `events/`, with names replaced (`("example-public-bucket", "my-bucket")`).
+/// Values are JSON-escaped, since events are substituted as text.
+pub fn event(relative: &str, replacements: &[(&str, &str)]) -> Value {
+    let path = repo_root().join("events").join(relative);
+    let mut text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (from, to) in replacements {
+        let escaped = serde_json::to_string(to).expect("string");
+        text = text.replace(from, &escaped[1..escaped.len() - 1]);
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{relative} after substitution: {e}"))
+}
+
+/// The environment a function gets in tests: moto as every endpoint, fake credentials, one region.
+pub fn moto_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_REGION", REGION),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_MAX_ATTEMPTS", "2"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Starts a function binary under the emulator with moto's environment plus `settings`.
+pub async fn start_function(
+    name: &str,
+    endpoint: &str,
+    settings: &[(&str, &str)],
+) -> FunctionProcess {
+    let mut env = moto_env(endpoint);
+    env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    FunctionProcess::start(&function_binary(name), name, &env).await
+}
+
+/// SDK clients pointed at moto, for seeding and inspecting state.
+#[derive(Clone)]
+pub struct Aws {
+    pub s3: aws_sdk_s3::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl Aws {
+    pub async fn new(endpoint: &str) -> Aws {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        Aws {
+            s3,
+            sns: aws_sdk_sns::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+        }
+    }
+
+    /// An SNS topic with an SQS queue subscribed, to read notifications back as a subscriber would.
+    pub async fn notification_topic(&self, name: &str) -> Notifications {
+        let topic_arn = self
+            .sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .expect("create topic")
+            .topic_arn
+            .expect("topic arn");
+        let queue_url = self
+            .sqs
+            .create_queue()
+            .queue_name(format!("{name}-inbox"))
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url");
+        let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}-inbox");
+        self.sns
+            .subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("subscribe");
+        Notifications {
+            topic_arn,
+            queue_url,
+            sqs: self.sqs.clone(),
+        }
+    }
+}
+
+/// Notifications delivered to the test's queue.
+pub struct Notifications {
+    pub topic_arn: String,
+    pub queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+/// One notification as an SQS subscriber receives it.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub subject: String,
+    /// The JSON document (the `sqs` member of the structured message).
+    pub document: Value,
+    /// `outcome`, `resource_type`, `severity` message attributes.
+    pub attributes: Value,
+}
+
+impl Notifications {
+    /// Everything delivered so far (waits briefly for stragglers).
+    pub async fn drain(&self) -> Vec<Notification> {
+        let mut received = Vec::new();
+        for _ in 0..3 {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                if !received.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            for message in messages {
+                let envelope: Value =
+                    serde_json::from_str(message.body().unwrap_or("{}")).expect("SNS envelope");
+                let document = envelope["Message"]
+                    .as_str()
+                    .and_then(|m| serde_json::from_str(m).ok())
+                    .unwrap_or(Value::Null);
+                received.push(Notification {
+                    subject: envelope["Subject"].as_str().unwrap_or("").to_string(),
+                    document,
+                    attributes: envelope["MessageAttributes"].clone(),
+                });
+                if let Some(handle) = message.receipt_handle() {
+                    let _ = self
+                        .sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await;
+                }
+            }
+        }
+        received
+    }
+}
+
+/// A name unique to this test run (bucket names must be unique and lowercase).
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", std::process::id())
+}

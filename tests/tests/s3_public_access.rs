@@ -1,0 +1,605 @@
+//! End to end: the real `s3-public-access` binary under the Runtime API emulator, against moto.
+//! Notifications are read back through an SQS queue subscribed to the topic, as a subscriber would.
+
+use std::time::Duration;
+
+use remediation_tests::s3::{self as s3state, PARTNER_ID};
+use remediation_tests::{
+    event, start_function, unique, Aws, FunctionError, FunctionProcess, Moto, Notifications,
+};
+use serde_json::{json, Value};
+
+const FUNCTION: &str = "s3-public-access";
+const SAMPLE_BUCKET: &str = "example-public-bucket";
+const SAMPLE_KEY: &str = "reports/q1.csv";
+
+struct World {
+    moto: Moto,
+    aws: Aws,
+    inbox: Notifications,
+    bucket: String,
+}
+
+impl World {
+    async fn new() -> World {
+        let moto = Moto::checkout();
+        let aws = Aws::new(&moto.endpoint()).await;
+        let inbox = aws.notification_topic(&unique("remediation")).await;
+        World {
+            aws,
+            inbox,
+            bucket: unique("bucket"),
+            moto,
+        }
+    }
+
+    async fn function(&self, settings: &[(&str, &str)]) -> FunctionProcess {
+        let mut all = vec![("NOTIFICATION_TOPIC_ARN", self.inbox.topic_arn.as_str())];
+        all.extend_from_slice(settings);
+        start_function(FUNCTION, &self.moto.endpoint(), &all).await
+    }
+
+    /// A sample event aimed at this test's bucket.
+    fn event(&self, file: &str) -> Value {
+        event(
+            &format!("{FUNCTION}/{file}"),
+            &[(SAMPLE_BUCKET, &self.bucket)],
+        )
+    }
+
+    async fn owner_full_control(&self) -> String {
+        format!(
+            "id:{} FULL_CONTROL",
+            s3state::owner_id(&self.aws.s3, &self.bucket).await
+        )
+    }
+}
+
+#[tokio::test]
+async fn public_bucket_acl_is_fixed_keeping_owner_and_partner_and_blocked_and_notified() {
+    let world = World::new().await;
+    s3state::create_public_bucket(&world.aws.s3, &world.bucket).await;
+    let owner = world.owner_full_control().await;
+    let mut seeded = vec![
+        owner.clone(),
+        format!("id:{PARTNER_ID} READ"),
+        "uri:AllUsers READ".into(),
+        "uri:AuthenticatedUsers WRITE_ACP".into(),
+    ];
+    seeded.sort();
+    assert_eq!(
+        s3state::bucket_grants(&world.aws.s3, &world.bucket).await,
+        seeded,
+        "seeded as a public bucket"
+    );
+
+    let mut function = world.function(&[]).await;
+    let invocation = function
+        .invoke(&world.event("put-bucket-acl-allusers-read.json"))
+        .await;
+    let response = invocation.response();
+
+    assert_eq!(response["status"], "done");
+    assert_eq!(response["results"][0]["outcome"], "remediated");
+    let mut kept = vec![owner, format!("id:{PARTNER_ID} READ")];
+    kept.sort();
+    assert_eq!(
+        s3state::bucket_grants(&world.aws.s3, &world.bucket).await,
+        kept,
+        "only the public grants are gone"
+    );
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+        Some([true; 4])
+    );
+
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let doc = &notes[0].document;
+    assert_eq!(
+        doc,
+        &json!({
+            "version": 1,
+            "function": FUNCTION,
+            "outcome": "remediated",
+            "resource_type": "s3-bucket",
+            "resource_id": world.bucket,
+            "account": "123456789012",
+            "region": "us-east-1",
+            "reason": "the bucket ACL granted READ to AllUsers (anyone on the internet) and WRITE_ACP to AuthenticatedUsers (any AWS account)",
+            "changes": ["removed AllUsers READ", "removed AuthenticatedUsers WRITE_ACP", "enabled Block Public Access (all four settings)"],
+            "trigger": {
+                "source": "cloudtrail",
+                "event_id": "af2f6885-44eb-4f79-a0bf-32ee2ce4bda4",
+                "detail": "PutBucketAcl by arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_AdministratorAccess_0123456789abcdef/alice@example.com"
+            }
+        })
+    );
+    assert_eq!(
+        notes[0].subject,
+        format!(
+            "[remediated] {}: removed AllUsers READ (+2 more)",
+            world.bucket
+        )
+    );
+    assert_eq!(notes[0].attributes["outcome"]["Value"], "remediated");
+    assert_eq!(notes[0].attributes["resource_type"]["Value"], "s3-bucket");
+    assert_eq!(notes[0].attributes["severity"]["Value"], "high");
+}
+
+#[tokio::test]
+async fn public_object_acl_is_fixed_and_its_bucket_blocked() {
+    let world = World::new().await;
+    s3state::create_private_bucket(&world.aws.s3, &world.bucket).await;
+    s3state::put_public_object(&world.aws.s3, &world.bucket, SAMPLE_KEY).await;
+    let owner = world.owner_full_control().await;
+    assert!(
+        s3state::object_grants(&world.aws.s3, &world.bucket, SAMPLE_KEY)
+            .await
+            .contains(&"uri:AllUsers READ".to_string())
+    );
+
+    let mut function = world.function(&[]).await;
+    for file in [
+        "put-object-acl-public-read.json",
+        "put-object-public-read-write.json",
+    ] {
+        let invocation = function.invoke(&world.event(file)).await;
+        let _ = invocation.response();
+    }
+
+    assert_eq!(
+        s3state::object_grants(&world.aws.s3, &world.bucket, SAMPLE_KEY).await,
+        [owner.clone()]
+    );
+    assert_eq!(
+        s3state::bucket_grants(&world.aws.s3, &world.bucket).await,
+        [owner],
+        "bucket ACL untouched"
+    );
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+        Some([true; 4])
+    );
+    let notes = world.inbox.drain().await;
+    assert_eq!(
+        notes.len(),
+        1,
+        "the second event found nothing left to fix: {notes:?}"
+    );
+    assert_eq!(notes[0].document["resource_type"], "s3-object");
+    assert_eq!(
+        notes[0].document["resource_id"],
+        format!("{}/{SAMPLE_KEY}", world.bucket)
+    );
+    assert_eq!(
+        notes[0].document["changes"],
+        json!([
+            "removed AllUsers READ",
+            format!(
+                "enabled Block Public Access (all four settings) on bucket {}",
+                world.bucket
+            )
+        ])
+    );
+}
+
+#[tokio::test]
+async fn block_public_access_false_fixes_the_acl_only() {
+    let world = World::new().await;
+    s3state::create_public_bucket(&world.aws.s3, &world.bucket).await;
+    let mut function = world.function(&[("BLOCK_PUBLIC_ACCESS", "false")]).await;
+    let invocation = function
+        .invoke(&world.event("put-bucket-acl-canned-public-read.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+        None
+    );
+    assert!(!s3state::bucket_grants(&world.aws.s3, &world.bucket)
+        .await
+        .iter()
+        .any(|g| g.starts_with("uri:")));
+    let notes = world.inbox.drain().await;
+    assert_eq!(
+        notes[0].document["changes"],
+        json!([
+            "removed AllUsers READ",
+            "removed AuthenticatedUsers WRITE_ACP"
+        ])
+    );
+}
+
+#[tokio::test]
+async fn dry_run_changes_nothing_and_says_what_it_would_do() {
+    let world = World::new().await;
+    s3state::create_public_bucket(&world.aws.s3, &world.bucket).await;
+    let before = s3state::bucket_grants(&world.aws.s3, &world.bucket).await;
+    let mut function = world.function(&[("DRY_RUN", "true")]).await;
+    let invocation = function
+        .invoke(&world.event("put-bucket-acl-allusers-read.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "dry-run");
+    assert_eq!(
+        s3state::bucket_grants(&world.aws.s3, &world.bucket).await,
+        before
+    );
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+        None
+    );
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].document["outcome"], "dry-run");
+    assert_eq!(notes[0].attributes["outcome"]["Value"], "dry-run");
+    assert_eq!(
+        notes[0].document["changes"],
+        json!([
+            "removed AllUsers READ",
+            "removed AuthenticatedUsers WRITE_ACP",
+            "enabled Block Public Access (all four settings)"
+        ])
+    );
+    assert!(
+        notes[0].subject.starts_with("[dry-run] "),
+        "{}",
+        notes[0].subject
+    );
+}
+
+#[tokio::test]
+async fn exempt_bucket_is_skipped_untouched_and_notified() {
+    let world = World::new().await;
+    s3state::create_public_bucket(&world.aws.s3, &world.bucket).await;
+    s3state::tag_bucket(
+        &world.aws.s3,
+        &world.bucket,
+        "remediation:exempt",
+        "public dataset",
+    )
+    .await;
+    let before = s3state::bucket_grants(&world.aws.s3, &world.bucket).await;
+    let mut function = world.function(&[]).await;
+    let invocation = function
+        .invoke(&world.event("config-s3-bucket-public-read-prohibited.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "skipped");
+    assert_eq!(
+        s3state::bucket_grants(&world.aws.s3, &world.bucket).await,
+        before
+    );
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+        None
+    );
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].document["outcome"], "skipped");
+    assert_eq!(notes[0].document["changes"], json!([]));
+    assert_eq!(notes[0].document["trigger"]["source"], "config");
+}
+
+#[tokio::test]
+async fn custom_exempt_tag_is_honoured() {
+    let world = World::new().await;
+    s3state::create_public_bucket(&world.aws.s3, &world.bucket).await;
+    s3state::tag_bucket(&world.aws.s3, &world.bucket, "security:allow-public", "yes").await;
+    let mut function = world
+        .function(&[("EXEMPT_TAG", "security:allow-public")])
+        .await;
+    let invocation = function
+        .invoke(&world.event("put-bucket-acl-allusers-read.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "skipped");
+}
+
+#[tokio::test]
+async fn private_bucket_is_left_alone_without_a_notification() {
+    let world = World::new().await;
+    s3state::create_private_bucket(&world.aws.s3, &world.bucket).await;
+    world
+        .aws
+        .s3
+        .put_bucket_acl()
+        .bucket(&world.bucket)
+        .grant_full_control(format!(
+            "id={}",
+            s3state::owner_id(&world.aws.s3, &world.bucket).await
+        ))
+        .grant_read(format!("id={PARTNER_ID}"))
+        .grant_write("uri=http://acs.amazonaws.com/groups/s3/LogDelivery")
+        .send()
+        .await
+        .unwrap();
+    let before = s3state::bucket_grants(&world.aws.s3, &world.bucket).await;
+    let mut function = world.function(&[]).await;
+    for file in [
+        "put-bucket-acl-allusers-read.json",
+        "guardduty-s3-bucket-anonymous-access-granted.json",
+        "delete-bucket-public-access-block.json",
+    ] {
+        let invocation = function.invoke(&world.event(file)).await;
+        assert_eq!(
+            invocation.response()["results"][0]["outcome"],
+            "compliant",
+            "{file}"
+        );
+    }
+    assert_eq!(
+        s3state::bucket_grants(&world.aws.s3, &world.bucket).await,
+        before
+    );
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+        None,
+        "a private bucket is not changed at all"
+    );
+    assert!(world.inbox.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn every_trigger_kind_fixes_a_public_bucket() {
+    let world = World::new().await;
+    let mut function = world.function(&[]).await;
+    for file in [
+        "put-bucket-acl-canned-public-read.json",
+        "create-bucket-public-read.json",
+        "put-bucket-public-access-block-disabled.json",
+        "delete-bucket-public-access-block.json",
+        "config-s3-bucket-public-read-prohibited.json",
+        "guardduty-s3-bucket-anonymous-access-granted.json",
+        "guardduty-s3-bucket-block-public-access-disabled.json",
+        "cloudtrail-put-bucket-acl-via-sns.json",
+    ] {
+        let bucket = unique("trigger");
+        s3state::create_public_bucket(&world.aws.s3, &bucket).await;
+        let payload = event(&format!("{FUNCTION}/{file}"), &[(SAMPLE_BUCKET, &bucket)]);
+        let invocation = function.invoke(&payload).await;
+        let response = invocation.response();
+        assert_eq!(
+            response["results"][0]["outcome"], "remediated",
+            "{file}: {response}"
+        );
+        assert_eq!(
+            response["results"][0]["resource_id"],
+            bucket.as_str(),
+            "{file}"
+        );
+        assert!(
+            !s3state::bucket_grants(&world.aws.s3, &bucket)
+                .await
+                .iter()
+                .any(|g| g.starts_with("uri:")),
+            "{file}"
+        );
+        assert_eq!(
+            s3state::block_public_access(&world.aws.s3, &bucket).await,
+            Some([true; 4]),
+            "{file}"
+        );
+    }
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), 8);
+    let sources: Vec<&str> = notes
+        .iter()
+        .map(|n| n.document["trigger"]["source"].as_str().unwrap())
+        .collect();
+    for source in ["cloudtrail", "config", "guardduty"] {
+        assert!(sources.contains(&source), "{sources:?}");
+    }
+    let finding = notes
+        .iter()
+        .find(|n| n.document["trigger"]["source"] == "guardduty")
+        .unwrap();
+    assert_eq!(
+        finding.document["trigger"]["event_id"], "6a03b676ab070549ca304b4ee831cf22",
+        "finding id, not envelope id"
+    );
+}
+
+#[tokio::test]
+async fn scheduled_sweep_fixes_public_buckets_and_leaves_the_rest() {
+    let world = World::new().await;
+    let public = unique("sweep-public");
+    let private = unique("sweep-private");
+    let exempt = unique("sweep-exempt");
+    s3state::create_public_bucket(&world.aws.s3, &public).await;
+    s3state::create_private_bucket(&world.aws.s3, &private).await;
+    s3state::create_public_bucket(&world.aws.s3, &exempt).await;
+    s3state::tag_bucket(&world.aws.s3, &exempt, "remediation:exempt", "").await;
+
+    let mut function = world.function(&[]).await;
+    let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
+    let response = invocation.response();
+    assert_eq!(
+        response["summary"],
+        json!({"compliant": 1, "remediated": 1, "skipped": 1}),
+        "{response}"
+    );
+    assert!(!s3state::bucket_grants(&world.aws.s3, &public)
+        .await
+        .iter()
+        .any(|g| g.starts_with("uri:")));
+    assert!(s3state::bucket_grants(&world.aws.s3, &exempt)
+        .await
+        .iter()
+        .any(|g| g.starts_with("uri:AllUsers")));
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &private).await,
+        None
+    );
+    let mut notified: Vec<(String, String)> = world
+        .inbox
+        .drain()
+        .await
+        .iter()
+        .map(|n| {
+            (
+                n.document["resource_id"].as_str().unwrap().to_string(),
+                n.document["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    notified.sort();
+    let mut expected = vec![
+        (public, "remediated".to_string()),
+        (exempt, "skipped".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(notified, expected);
+}
+
+#[tokio::test]
+async fn the_same_event_twice_fixes_once_and_notifies_once() {
+    let world = World::new().await;
+    s3state::create_public_bucket(&world.aws.s3, &world.bucket).await;
+    let mut function = world.function(&[]).await;
+    let payload = world.event("put-bucket-acl-allusers-read.json");
+    let first = function.invoke(&payload).await;
+    assert_eq!(first.response()["results"][0]["outcome"], "remediated");
+    let after_first = s3state::bucket_grants(&world.aws.s3, &world.bucket).await;
+    let second = function.invoke(&payload).await;
+    assert_eq!(second.response()["results"][0]["outcome"], "compliant");
+    assert_eq!(
+        s3state::bucket_grants(&world.aws.s3, &world.bucket).await,
+        after_first
+    );
+    assert_eq!(world.inbox.drain().await.len(), 1);
+}
+
+#[tokio::test]
+async fn deleted_bucket_is_nothing_to_do() {
+    let world = World::new().await;
+    let mut function = world.function(&[]).await;
+    let invocation = function
+        .invoke(&world.event("put-bucket-acl-allusers-read.json"))
+        .await;
+    let response = invocation.response();
+    assert_eq!(response["results"][0]["outcome"], "not-found", "{response}");
+    assert!(world.inbox.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn malformed_unrelated_and_failed_events_are_ignored_and_change_nothing() {
+    let world = World::new().await;
+    s3state::create_public_bucket(&world.aws.s3, &world.bucket).await;
+    let before = s3state::bucket_grants(&world.aws.s3, &world.bucket).await;
+    let mut function = world.function(&[]).await;
+    let mut private_upload = world.event("put-object-public-read-write.json");
+    private_upload["detail"]["requestParameters"]["x-amz-acl"] = json!("private");
+    let payloads = [
+        json!({}),
+        json!([world.event("put-bucket-acl-allusers-read.json")]),
+        json!("PutBucketAcl"),
+        json!(null),
+        json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "detail": {"eventName": "PutBucketAcl"}}),
+        world.event("ignored-put-bucket-acl-access-denied.json"),
+        event("untagged-instance/instance-running.json", &[]),
+        event(
+            "open-security-group/authorize-sg-ingress-ssh-world.json",
+            &[],
+        ),
+        private_upload,
+    ];
+    for payload in &payloads {
+        let invocation = function.invoke(payload).await;
+        let response = invocation.response();
+        assert_eq!(response["status"], "ignored", "{payload}: {response}");
+        let reason = response["results"][0]["reason"].as_str().unwrap_or("");
+        assert!(!reason.is_empty(), "an ignored event says why: {response}");
+    }
+    assert_eq!(
+        s3state::bucket_grants(&world.aws.s3, &world.bucket).await,
+        before
+    );
+    assert!(world.inbox.drain().await.is_empty());
+    assert!(
+        function
+            .wait_exit(Duration::from_millis(10))
+            .await
+            .is_none(),
+        "still serving"
+    );
+}
+
+#[tokio::test]
+async fn bad_settings_stop_the_process_before_the_first_invocation() {
+    let world = World::new().await;
+    for (name, value) in [
+        ("ALLOWED_PUBLIC_PORTS", "ssh"),
+        ("BLOCK_PUBLIC_ACCESS", "perhaps"),
+        ("GRACE_MINUTES", "soon"),
+    ] {
+        let mut function = world.function(&[(name, value)]).await;
+        let status = function
+            .wait_exit(Duration::from_secs(10))
+            .await
+            .expect("the process ends");
+        assert!(!status.success());
+        assert!(
+            function.init_duration().is_none(),
+            "it never asked for an event"
+        );
+        let logs = function.logs().join("\n");
+        assert!(logs.contains(name), "{name} named in: {logs}");
+    }
+}
+
+#[tokio::test]
+async fn unreachable_aws_is_an_error_so_lambda_retries() {
+    let closed_port = remediation_tests::moto::free_port();
+    let mut function =
+        start_function(FUNCTION, &format!("http://127.0.0.1:{closed_port}"), &[]).await;
+    let invocation = function
+        .invoke_with_timeout(
+            &event(
+                &format!("{FUNCTION}/put-bucket-acl-allusers-read.json"),
+                &[],
+            ),
+            Duration::from_secs(30),
+        )
+        .await;
+    match &invocation.result {
+        Err(FunctionError::Reported { body, .. }) => {
+            let message = body["errorMessage"].as_str().unwrap_or("");
+            assert!(
+                message.contains("will be retried") && message.contains("GetBucketAcl"),
+                "{body}"
+            );
+        }
+        other => panic!("expected an error response, got {other:?}"),
+    }
+    assert!(
+        function
+            .wait_exit(Duration::from_millis(10))
+            .await
+            .is_none(),
+        "the process survives the error"
+    );
+}
+
+#[tokio::test]
+async fn without_a_topic_outcomes_are_logged() {
+    let world = World::new().await;
+    s3state::create_public_bucket(&world.aws.s3, &world.bucket).await;
+    let mut function = start_function(FUNCTION, &world.moto.endpoint(), &[]).await;
+    let invocation = function
+        .invoke(&world.event("put-bucket-acl-allusers-read.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    let logs = invocation.logs.join("\n");
+    assert!(
+        logs.contains("notification only logged") && logs.contains(&world.bucket),
+        "{logs}"
+    );
+    let line: Value = serde_json::from_str(
+        invocation
+            .logs
+            .iter()
+            .find(|l| l.contains("decision"))
+            .unwrap(),
+    )
+    .expect("JSON logs");
+    assert_eq!(line["fields"]["outcome"], "remediated");
+}
