@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::error::AwsError;
-use crate::outcome::{Outcome, OutcomeKind};
+use crate::outcome::{Outcome, OutcomeKind, ResourceType};
 use crate::trigger::Trigger;
 
 /// The machine-readable document (`version` 1).
@@ -170,8 +170,13 @@ fn human_text(function: &str, exempt_tag: &str, outcome: &Outcome, doc: &Documen
         doc.trigger.detail, doc.trigger.source, doc.trigger.event_id
     ));
     if outcome.outcome != OutcomeKind::Skipped {
+        // Objects are exempted through their bucket (object tags are not read).
+        let what = match outcome.resource_type {
+            ResourceType::S3Object => "this object's bucket",
+            _ => "it",
+        };
         text.push_str(&format!(
-            "\nTo exempt this {noun} from automatic remediation, tag it with the key \"{exempt_tag}\" (the value can say why).\n"
+            "\nTo exempt this {noun} from automatic remediation, tag {what} with the key \"{exempt_tag}\" (the value can say why).\n"
         ));
     }
     text.push_str(&format!("\n-- {function}\n"));
@@ -280,7 +285,7 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{ResourceType, Severity};
+    use crate::outcome::Severity;
     use crate::trigger::{Source, TriggerEvent};
     use serde_json::Value;
 

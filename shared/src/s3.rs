@@ -581,15 +581,12 @@ impl S3PublicAccess {
     /// `Some(why)` when the bucket carries the exemption tag.
     async fn exemption(&self, bucket: &str) -> Result<Option<String>, AwsError> {
         let keys = self.actions.bucket_tag_keys(bucket).await?;
-        Ok(keys
-            .iter()
-            .any(|k| *k == self.settings.exempt_tag)
-            .then(|| {
-                format!(
-                    "bucket {bucket} is exempt (tag {})",
-                    self.settings.exempt_tag
-                )
-            }))
+        Ok(keys.contains(&self.settings.exempt_tag).then(|| {
+            format!(
+                "bucket {bucket} is exempt (tag {})",
+                self.settings.exempt_tag
+            )
+        }))
     }
 }
 

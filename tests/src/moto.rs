@@ -74,6 +74,32 @@ impl MotoServer {
         assert_eq!(status, 200, "moto reset failed: {body}");
     }
 
+    /// Every message published to `topic_arn`, as (subject, structured message) from moto's state:
+    /// what each kind of subscriber (email, SQS, HTTP) would receive is in there.
+    pub fn published(&self, topic_arn: &str) -> Vec<(String, serde_json::Value)> {
+        let (_, body) = self.api("GET", "/moto-api/data.json", "");
+        let data: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
+        topics
+            .iter()
+            .filter(|t| t["arn"] == topic_arn)
+            .flat_map(|t| {
+                t["sent_notifications"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .map(|n| {
+                let subject = n[2].as_str().unwrap_or("").to_string();
+                let message = n[1]
+                    .as_str()
+                    .and_then(|m| serde_json::from_str(m).ok())
+                    .unwrap_or_default();
+                (subject, message)
+            })
+            .collect()
+    }
+
     /// Sends a raw request to moto's own API (`/moto-api/...`).
     pub fn api(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         http(self.port, method, path, body).expect("moto api")

@@ -150,7 +150,7 @@ async fn public_object_acl_is_fixed_and_its_bucket_blocked() {
 
     assert_eq!(
         s3state::object_grants(&world.aws.s3, &world.bucket, SAMPLE_KEY).await,
-        [owner.clone()]
+        vec![owner.clone()]
     );
     assert_eq!(
         s3state::bucket_grants(&world.aws.s3, &world.bucket).await,

@@ -1,0 +1,130 @@
+//! `make demo`: the remediations at work on a pretend account (moto), before the user's eyes.
+//!
+//! Seeds a public bucket, a public object and a private bucket, runs the real `s3-public-access`
+//! binary through the Lambda Runtime API emulator on the sample events, and prints the ACLs before
+//! and after and the notification a person would receive by email.
+
+use remediation_tests::s3::{self as s3state, PARTNER_ID};
+use remediation_tests::{event, start_function, Aws, Moto};
+
+const PUBLIC_BUCKET: &str = "demo-public-bucket";
+const DATA_BUCKET: &str = "demo-data-bucket";
+const PRIVATE_BUCKET: &str = "demo-private-bucket";
+const KEY: &str = "reports/q1.csv";
+
+fn heading(text: &str) {
+    println!("\n\x1b[1m== {text}\x1b[0m");
+}
+
+fn show(label: &str, grants: &[String], owner: &str) {
+    println!("  {label}:");
+    for grant in grants {
+        let grant = grant
+            .replace(owner, "<owner>")
+            .replace(PARTNER_ID, "<partner account>");
+        let warn =
+            if grant.starts_with("uri:AllUsers") || grant.starts_with("uri:AuthenticatedUsers") {
+                "   <- public"
+            } else {
+                ""
+            };
+        println!("    {grant}{warn}");
+    }
+}
+
+async fn show_state(aws: &Aws, owner: &str) {
+    show(
+        &format!("bucket {PUBLIC_BUCKET}"),
+        &s3state::bucket_grants(&aws.s3, PUBLIC_BUCKET).await,
+        owner,
+    );
+    show(
+        &format!("object {DATA_BUCKET}/{KEY}"),
+        &s3state::object_grants(&aws.s3, DATA_BUCKET, KEY).await,
+        owner,
+    );
+    show(
+        &format!("bucket {PRIVATE_BUCKET}"),
+        &s3state::bucket_grants(&aws.s3, PRIVATE_BUCKET).await,
+        owner,
+    );
+    for bucket in [PUBLIC_BUCKET, DATA_BUCKET, PRIVATE_BUCKET] {
+        let block = match s3state::block_public_access(&aws.s3, bucket).await {
+            Some([true, true, true, true]) => "all four on".to_string(),
+            Some(flags) => format!("{flags:?}"),
+            None => "not configured".to_string(),
+        };
+        println!("  Block Public Access on {bucket}: {block}");
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let moto = Moto::dedicated();
+    let aws = Aws::new(&moto.endpoint()).await;
+    let inbox = aws.notification_topic("security-remediation").await;
+    println!("moto_server (a pretend AWS account) at {}", moto.endpoint());
+
+    s3state::create_public_bucket(&aws.s3, PUBLIC_BUCKET).await;
+    s3state::create_private_bucket(&aws.s3, DATA_BUCKET).await;
+    s3state::put_public_object(&aws.s3, DATA_BUCKET, KEY).await;
+    s3state::create_private_bucket(&aws.s3, PRIVATE_BUCKET).await;
+    let owner = s3state::owner_id(&aws.s3, PRIVATE_BUCKET).await;
+
+    heading("Before");
+    show_state(&aws, &owner).await;
+
+    let settings = [("NOTIFICATION_TOPIC_ARN", inbox.topic_arn.as_str())];
+    let mut function = start_function("s3-public-access", &moto.endpoint(), &settings).await;
+    heading("Running s3-public-access on sample events");
+    for (file, bucket) in [
+        ("put-bucket-acl-allusers-read.json", PUBLIC_BUCKET),
+        ("put-object-acl-public-read.json", DATA_BUCKET),
+        ("put-bucket-acl-canned-public-read.json", PRIVATE_BUCKET),
+        ("put-bucket-acl-allusers-read.json", PUBLIC_BUCKET),
+    ] {
+        let payload = event(
+            &format!("s3-public-access/{file}"),
+            &[("example-public-bucket", bucket)],
+        );
+        let invocation = function.invoke(&payload).await;
+        match &invocation.result {
+            Ok(response) => {
+                for result in response["results"].as_array().into_iter().flatten() {
+                    println!(
+                        "  {file} on {bucket}: {} {} ({} ms)",
+                        result["outcome"].as_str().unwrap_or("?"),
+                        result["resource_id"].as_str().unwrap_or(""),
+                        invocation.duration.as_millis()
+                    );
+                }
+            }
+            Err(err) => println!("  {file}: error {err:?}"),
+        }
+    }
+    println!("  (the last run replays the first event: nothing left to fix, so no second message)");
+
+    heading("After");
+    show_state(&aws, &owner).await;
+
+    heading("What the security team receives (email)");
+    for (subject, message) in moto.published(&inbox.topic_arn) {
+        println!("  Subject: {subject}\n");
+        for line in message["email"].as_str().unwrap_or("").lines() {
+            println!("  | {line}");
+        }
+        println!();
+    }
+    heading("What a program subscribed over SQS receives (first message)");
+    if let Some(first) = inbox.drain().await.first() {
+        let pretty = serde_json::to_string_pretty(&first.document).unwrap_or_default();
+        println!(
+            "{}",
+            pretty
+                .lines()
+                .map(|l| format!("  {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
