@@ -131,7 +131,8 @@ pub async fn handle<R: Remediation>(
                 continue;
             }
         };
-        let targets = match remediation.targets(&trigger).await {
+        // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
+        let targets = match Box::pin(remediation.targets(&trigger)).await {
             Ok(Targets::Found(targets)) => targets,
             Ok(Targets::Ignored(reason)) => {
                 report.ignored(trigger.ignored(reason), Some(trigger.source));
@@ -142,10 +143,17 @@ pub async fn handle<R: Remediation>(
                 if err.is_transient() {
                     retry_reasons.push(err.to_string());
                 } else {
-                    report.ignored(
-                        trigger.ignored(format!("could not list the resources to check: {err}")),
-                        Some(trigger.source),
-                    );
+                    // No single resource to name, so nothing to notify; the error log and the
+                    // response say it, and a retry would fail the same way.
+                    report.push(ReportEntry {
+                        outcome: "failed",
+                        resource_type: None,
+                        resource_id: None,
+                        reason: format!("could not list the resources to check: {err}"),
+                        changes: Vec::new(),
+                        source: Some(trigger.source),
+                        event_id: Some(trigger.event_id.clone()),
+                    });
                 }
                 continue;
             }
@@ -153,7 +161,7 @@ pub async fn handle<R: Remediation>(
         tracing::info!(source = %trigger.source, event_id = %trigger.event_id, detail = %trigger.detail(), targets = targets.len(), "trigger accepted");
 
         for target in &targets {
-            let outcome = match remediation.check(target, &trigger).await {
+            let outcome = match Box::pin(remediation.check(target, &trigger)).await {
                 Ok(outcome) => outcome,
                 Err(err) if err.is_transient() => {
                     let (_, id) = remediation.describe(target);
@@ -226,5 +234,163 @@ pub fn into_response(
             );
             Err(err.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::trigger::TriggerEvent;
+    use serde_json::json;
+
+    /// Answers each target name with a fixed result.
+    struct Fake(Vec<(&'static str, Result<OutcomeKind, ErrorKind>)>);
+
+    impl Remediation for Fake {
+        type Target = &'static str;
+
+        async fn targets(&self, trigger: &Trigger) -> Result<Targets<&'static str>, AwsError> {
+            Ok(match trigger.event {
+                TriggerEvent::Schedule { .. } => {
+                    Targets::Found(self.0.iter().map(|(name, _)| *name).collect())
+                }
+                _ => Targets::Ignored("not for the fake".into()),
+            })
+        }
+
+        async fn check(&self, target: &&'static str, _: &Trigger) -> Result<Outcome, AwsError> {
+            let (_, result) = self.0.iter().find(|(name, _)| name == target).unwrap();
+            match result {
+                Ok(kind) => Ok(
+                    Outcome::new(*kind, ResourceType::S3Bucket, *target, "because")
+                        .with_changes(vec!["changed".into()]),
+                ),
+                Err(kind) => Err(AwsError::new(
+                    "GetBucketAcl",
+                    *kind,
+                    Some("Code"),
+                    "message",
+                )),
+            }
+        }
+
+        fn describe(&self, target: &&'static str) -> (ResourceType, String) {
+            (ResourceType::S3Bucket, target.to_string())
+        }
+    }
+
+    fn sweep() -> Value {
+        json!({"version": "0", "id": "sweep-1", "detail-type": "Scheduled Event", "source": "aws.events",
+               "account": "123456789012", "time": "2026-03-14T12:00:00Z", "region": "us-east-1",
+               "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweep"], "detail": {}})
+    }
+
+    /// A notifier whose topic cannot be reached (nothing listens on port 9).
+    fn notifier(topic: Option<&str>) -> Notifier {
+        let config = aws_sdk_sns::Config::builder()
+            .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+            .region(aws_sdk_sns::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(aws_sdk_sns::config::Credentials::new(
+                "a", "b", None, None, "t",
+            ))
+            .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled())
+            .build();
+        Notifier::new(
+            aws_sdk_sns::Client::from_conf(config),
+            topic.map(String::from),
+            "fake",
+            "exempt",
+        )
+    }
+
+    #[tokio::test]
+    async fn outcomes_errors_and_summary() {
+        let fake = Fake(vec![
+            ("fixed", Ok(OutcomeKind::Remediated)),
+            ("fine", Ok(OutcomeKind::Compliant)),
+            ("gone", Err(ErrorKind::NotFound)),
+            ("denied", Err(ErrorKind::Permanent)),
+        ]);
+        let report = handle(sweep(), &fake, &notifier(None)).await.unwrap();
+        assert_eq!(report.status, "done");
+        let summary: Vec<(&str, usize)> = report.summary.iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(
+            summary,
+            [
+                ("compliant", 1),
+                ("failed", 1),
+                ("not-found", 1),
+                ("remediated", 1)
+            ]
+        );
+        let denied = report
+            .results
+            .iter()
+            .find(|r| r.resource_id.as_deref() == Some("denied"))
+            .unwrap();
+        assert_eq!(denied.reason, "GetBucketAcl failed (Code): message");
+    }
+
+    #[tokio::test]
+    async fn a_transient_error_fails_the_invocation_after_doing_the_rest() {
+        let fake = Fake(vec![
+            ("slow", Err(ErrorKind::Transient)),
+            ("fixed", Ok(OutcomeKind::Remediated)),
+        ]);
+        let err = handle(sweep(), &fake, &notifier(None)).await.unwrap_err();
+        assert_eq!(err.reasons.len(), 1);
+        assert!(err.reasons[0].starts_with("slow: "), "{:?}", err.reasons);
+        assert_eq!(
+            err.report.summary.get("remediated"),
+            Some(&1),
+            "the other resource was still fixed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_notification_keeps_the_fix_and_asks_for_a_retry() {
+        let fake = Fake(vec![
+            ("fixed", Ok(OutcomeKind::Remediated)),
+            ("fine", Ok(OutcomeKind::Compliant)),
+        ]);
+        let topic = "arn:aws:sns:us-east-1:123456789012:unreachable";
+        let err = handle(sweep(), &fake, &notifier(Some(topic)))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.reasons.len(),
+            1,
+            "only the remediated resource is notified: {:?}",
+            err.reasons
+        );
+        assert!(
+            err.reasons[0].starts_with("notification for fixed"),
+            "{:?}",
+            err.reasons
+        );
+        assert_eq!(err.report.summary.get("remediated"), Some(&1));
+    }
+
+    #[tokio::test]
+    async fn ignored_payloads_say_why() {
+        let fake = Fake(vec![]);
+        for payload in [
+            json!([]),
+            json!({"detail-type": "Other", "source": "x", "detail": {}}),
+        ] {
+            let report = handle(payload, &fake, &notifier(None)).await.unwrap();
+            assert_eq!(report.status, "ignored");
+            assert_eq!(report.results.len(), 1);
+            assert!(!report.results[0].reason.is_empty());
+        }
+        let mut cloudtrail = sweep();
+        cloudtrail["detail-type"] = json!("EC2 Instance State-change Notification");
+        cloudtrail["detail"] = json!({"instance-id": "i-1", "state": "running"});
+        let report = handle(cloudtrail, &fake, &notifier(None)).await.unwrap();
+        assert_eq!(report.results[0].reason, "not for the fake");
+        let response = into_response(Ok(report)).unwrap();
+        assert_eq!(response["status"], "ignored");
     }
 }

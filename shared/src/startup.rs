@@ -5,7 +5,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Settings, SettingsError};
 
-/// JSON logs (one object per line, as CloudWatch and Lambda's JSON log format expect).
+/// JSON logs (one object per line, as CloudWatch and Lambda's JSON log format expect), each with the
+/// invocation's request id.
 /// Level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, `info` by default; the SDK's own chatter stays at `warn`.
 pub fn init_logging() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
@@ -19,8 +20,11 @@ pub fn init_logging() {
     });
     let _ = tracing_subscriber::fmt()
         .json()
+        .flatten_event(true)
         .with_env_filter(filter)
-        .with_current_span(false)
+        // The runtime opens one span per invocation carrying the request id.
+        .with_current_span(true)
+        .with_span_list(false)
         .with_target(false)
         .with_ansi(false)
         .try_init();

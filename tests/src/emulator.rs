@@ -92,6 +92,7 @@ pub struct FunctionProcess {
     state: Arc<State>,
     sender: mpsc::UnboundedSender<Queued>,
     logs: Arc<Mutex<Vec<String>>>,
+    log_readers: Vec<tokio::task::JoinHandle<()>>,
     counter: u64,
 }
 
@@ -155,11 +156,12 @@ impl FunctionProcess {
             )
         });
         let logs = Arc::new(Mutex::new(Vec::new()));
+        let mut log_readers = Vec::new();
         if let Some(stdout) = child.stdout.take() {
-            collect_lines(stdout, logs.clone());
+            log_readers.push(collect_lines(stdout, logs.clone()));
         }
         if let Some(stderr) = child.stderr.take() {
-            collect_lines(stderr, logs.clone());
+            log_readers.push(collect_lines(stderr, logs.clone()));
         }
         FunctionProcess {
             addr,
@@ -168,6 +170,7 @@ impl FunctionProcess {
             state,
             sender,
             logs,
+            log_readers,
             counter: 0,
         }
     }
@@ -200,7 +203,10 @@ impl FunctionProcess {
                 }),
                 Err(_) => Err(FunctionError::Exited("emulator dropped the invocation".into())),
             },
-            status = self.child.wait() => Err(self.ended(status.ok())),
+            status = self.child.wait() => {
+                self.finish_logs().await;
+                Err(self.ended(status.ok()))
+            }
             _ = tokio::time::sleep(timeout) => Err(FunctionError::Timeout),
         };
         let duration = started.elapsed();
@@ -234,10 +240,19 @@ impl FunctionProcess {
 
     /// Waits for the process to exit (a failed start-up); `None` if it is still running after `timeout`.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        tokio::time::timeout(timeout, self.child.wait())
+        let status = tokio::time::timeout(timeout, self.child.wait())
             .await
             .ok()
-            .and_then(Result::ok)
+            .and_then(Result::ok)?;
+        self.finish_logs().await;
+        Some(status)
+    }
+
+    /// After the process ended: waits until its last log lines are read.
+    async fn finish_logs(&mut self) {
+        for reader in self.log_readers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+        }
     }
 
     /// Time from spawning the process to its first `next` request (the cold start's init phase).
@@ -285,13 +300,13 @@ impl FunctionProcess {
 fn collect_lines<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     reader: R,
     logs: Arc<Mutex<Vec<String>>>,
-) {
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(reader).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             logs.lock().unwrap().push(line);
         }
-    });
+    })
 }
 
 fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {

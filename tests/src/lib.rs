@@ -3,6 +3,7 @@
 //! - [`emulator`]: a Lambda Runtime API emulator running the real function binaries
 //! - helpers to load sample events, build AWS clients against moto, and read notifications.
 
+pub mod ec2;
 pub mod emulator;
 pub mod moto;
 pub mod s3;
@@ -90,6 +91,7 @@ pub async fn start_function(
 /// SDK clients pointed at moto, for seeding and inspecting state.
 #[derive(Clone)]
 pub struct Aws {
+    pub ec2: aws_sdk_ec2::Client,
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -111,6 +113,7 @@ impl Aws {
                 .build(),
         );
         Aws {
+            ec2: aws_sdk_ec2::Client::new(&sdk),
             s3,
             sns: aws_sdk_sns::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),

@@ -601,5 +601,6 @@ async fn without_a_topic_outcomes_are_logged() {
             .unwrap(),
     )
     .expect("JSON logs");
-    assert_eq!(line["fields"]["outcome"], "remediated");
+    assert_eq!(line["outcome"], "remediated");
+    assert_eq!(line["span"]["requestId"], invocation.request_id.as_str());
 }

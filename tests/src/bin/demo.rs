@@ -1,9 +1,10 @@
 //! `make demo`: the remediations at work on a pretend account (moto), before the user's eyes.
 //!
-//! Seeds a public bucket, a public object and a private bucket, runs the real `s3-public-access`
-//! binary through the Lambda Runtime API emulator on the sample events, and prints the ACLs before
-//! and after and the notification a person would receive by email.
+//! Seeds a public bucket, a public object, a private bucket and a security group open to the world,
+//! runs the real function binaries through the Lambda Runtime API emulator on the sample events, and
+//! prints the state before and after and the notifications a person would receive by email.
 
+use remediation_tests::ec2 as sg;
 use remediation_tests::s3::{self as s3state, PARTNER_ID};
 use remediation_tests::{event, start_function, Aws, Moto};
 
@@ -29,6 +30,20 @@ fn show(label: &str, grants: &[String], owner: &str) {
                 ""
             };
         println!("    {grant}{warn}");
+    }
+}
+
+async fn show_group(aws: &Aws, group: &str) {
+    println!("  security group {group} ingress:");
+    for rule in sg::ingress(&aws.ec2, group).await {
+        let open_world = rule.ends_with(" 0.0.0.0/0") || rule.ends_with(" ::/0");
+        let allowed = rule.starts_with("tcp 80-80 ") || rule.starts_with("tcp 443-443 ");
+        let warn = if open_world && !allowed {
+            "   <- open to the internet"
+        } else {
+            ""
+        };
+        println!("    {rule}{warn}");
     }
 }
 
@@ -70,9 +85,14 @@ async fn main() {
     s3state::put_public_object(&aws.s3, DATA_BUCKET, KEY).await;
     s3state::create_private_bucket(&aws.s3, PRIVATE_BUCKET).await;
     let owner = s3state::owner_id(&aws.s3, PRIVATE_BUCKET).await;
+    let group = sg::create_group(&aws.ec2, "demo-web").await;
+    sg::open(&aws.ec2, &group, "-1", -1, -1, "0.0.0.0/0").await;
+    sg::open(&aws.ec2, &group, "tcp", 22, 22, "::/0").await;
+    sg::open(&aws.ec2, &group, "tcp", 5432, 5432, "10.0.0.0/16").await;
 
     heading("Before");
     show_state(&aws, &owner).await;
+    show_group(&aws, &group).await;
 
     let settings = [("NOTIFICATION_TOPIC_ARN", inbox.topic_arn.as_str())];
     let mut function = start_function("s3-public-access", &moto.endpoint(), &settings).await;
@@ -104,8 +124,24 @@ async fn main() {
     }
     println!("  (the last run replays the first event: nothing left to fix, so no second message)");
 
+    heading("Running open-security-group on a Config compliance change");
+    let mut groups = start_function("open-security-group", &moto.endpoint(), &settings).await;
+    let payload = event(
+        "open-security-group/config-restricted-ssh.json",
+        &[("sg-0a1b2c3d4e5f60718", &group)],
+    );
+    let invocation = groups.invoke(&payload).await;
+    if let Ok(response) = &invocation.result {
+        println!(
+            "  config-restricted-ssh.json on {group}: {} ({} ms)",
+            response["results"][0]["outcome"].as_str().unwrap_or("?"),
+            invocation.duration.as_millis()
+        );
+    }
+
     heading("After");
     show_state(&aws, &owner).await;
+    show_group(&aws, &group).await;
 
     heading("What the security team receives (email)");
     for (subject, message) in moto.published(&inbox.topic_arn) {

@@ -1,0 +1,532 @@
+use super::*;
+use crate::trigger::parse_payload;
+use proptest::prelude::*;
+
+fn v4(id: &str, protocol: &str, from: i32, to: i32, cidr: &str) -> IngressRule {
+    IngressRule {
+        rule_id: id.into(),
+        protocol: protocol.into(),
+        from_port: from,
+        to_port: to,
+        source: RuleSource::Ipv4(cidr.into()),
+    }
+}
+
+fn v6(id: &str, protocol: &str, from: i32, to: i32, cidr: &str) -> IngressRule {
+    IngressRule {
+        source: RuleSource::Ipv6(cidr.into()),
+        ..v4(id, protocol, from, to, "")
+    }
+}
+
+fn web() -> PortSet {
+    PortSet::parse("80,443").unwrap()
+}
+
+fn revoked_ids(plan: &GroupPlan) -> Vec<&str> {
+    plan.revoke.iter().map(|r| r.rule_id.as_str()).collect()
+}
+
+fn reopened(plan: &GroupPlan) -> Vec<String> {
+    plan.reopen.iter().map(|r| r.to_string()).collect()
+}
+
+#[test]
+fn ssh_open_to_the_world_is_revoked_and_nothing_reopened() {
+    let plan = plan_group(&[v4("r1", "tcp", 22, 22, ANY_IPV4)], &web(), &[]);
+    assert_eq!(revoked_ids(&plan), ["r1"]);
+    assert!(plan.reopen.is_empty());
+    assert_eq!(plan.changes(), ["revoked tcp 22 from 0.0.0.0/0"]);
+    assert_eq!(plan.severity(), Severity::High);
+    assert_eq!(
+        plan.reason(&web()),
+        "ingress open to the internet beyond the allowed public ports (80,443): tcp 22 from 0.0.0.0/0 (r1)"
+    );
+}
+
+#[test]
+fn rules_that_must_stay_untouched() {
+    let rules = [
+        v4("private", "tcp", 22, 22, "10.0.0.0/8"),
+        v4("https", "tcp", 443, 443, ANY_IPV4),
+        v6("http6", "tcp", 80, 80, ANY_IPV6),
+        v4("almost", "tcp", 22, 22, "0.0.0.0/1"),
+        IngressRule {
+            source: RuleSource::Other("pl-0123456789abcdef0".into()),
+            ..v4("prefix", "-1", -1, -1, "")
+        },
+        IngressRule {
+            source: RuleSource::Other("sg-0fedcba9876543210".into()),
+            ..v4("peer", "tcp", 5432, 5432, "")
+        },
+    ];
+    assert!(plan_group(&rules, &web(), &[]).is_compliant());
+}
+
+#[test]
+fn ranges_at_the_edges() {
+    let plan = plan_group(&[v4("r", "tcp", 79, 81, ANY_IPV4)], &web(), &[]);
+    assert_eq!(revoked_ids(&plan), ["r"]);
+    assert_eq!(reopened(&plan), ["tcp 80 to 0.0.0.0/0"]);
+
+    let plan = plan_group(&[v4("r", "tcp", 0, 65535, ANY_IPV4)], &web(), &[]);
+    assert_eq!(
+        reopened(&plan),
+        ["tcp 80 to 0.0.0.0/0", "tcp 443 to 0.0.0.0/0"]
+    );
+
+    assert!(plan_group(&[v4("r", "tcp", 443, 443, ANY_IPV4)], &web(), &[]).is_compliant());
+    assert!(plan_group(&[v4("r", "tcp", 80, 80, ANY_IPV4)], &web(), &[]).is_compliant());
+
+    let ranges = PortSet::parse("8000-8080").unwrap();
+    let plan = plan_group(&[v4("r", "tcp", 7990, 8090, ANY_IPV4)], &ranges, &[]);
+    assert_eq!(reopened(&plan), ["tcp 8000-8080 to 0.0.0.0/0"]);
+    assert!(plan_group(&[v4("r", "tcp", 8000, 8080, ANY_IPV4)], &ranges, &[]).is_compliant());
+}
+
+#[test]
+fn all_traffic_in_both_families_reopens_web_ports_per_family() {
+    let rules = [
+        v4("a4", "-1", -1, -1, ANY_IPV4),
+        v6("a6", "-1", -1, -1, ANY_IPV6),
+    ];
+    let plan = plan_group(&rules, &web(), &[]);
+    assert_eq!(revoked_ids(&plan), ["a4", "a6"]);
+    assert_eq!(
+        reopened(&plan),
+        [
+            "tcp 80 to 0.0.0.0/0",
+            "tcp 443 to 0.0.0.0/0",
+            "tcp 80 to ::/0",
+            "tcp 443 to ::/0"
+        ]
+    );
+    assert_eq!(
+        plan.changes()[0],
+        "re-opened tcp 80 to 0.0.0.0/0 (allowed port, kept open)"
+    );
+    assert_eq!(plan.changes()[4], "revoked all traffic from 0.0.0.0/0");
+}
+
+#[test]
+fn ports_already_open_by_a_kept_rule_are_not_reopened() {
+    let rules = [
+        v4("all", "-1", -1, -1, ANY_IPV4),
+        v4("https", "tcp", 443, 443, ANY_IPV4),
+    ];
+    let plan = plan_group(&rules, &web(), &[]);
+    assert_eq!(revoked_ids(&plan), ["all"]);
+    assert_eq!(reopened(&plan), ["tcp 80 to 0.0.0.0/0"]);
+
+    // Two revoked rules covering the same allowed port re-open it once.
+    let rules = [
+        v4("a", "tcp", 0, 1000, ANY_IPV4),
+        v4("b", "-1", -1, -1, ANY_IPV4),
+    ];
+    let plan = plan_group(&rules, &web(), &[]);
+    assert_eq!(
+        reopened(&plan),
+        ["tcp 80 to 0.0.0.0/0", "tcp 443 to 0.0.0.0/0"]
+    );
+}
+
+#[test]
+fn udp_icmp_and_other_protocols_open_to_the_world_are_wrong() {
+    for rule in [
+        v4("udp", "udp", 53, 53, ANY_IPV4),
+        v4("udp443", "udp", 443, 443, ANY_IPV4),
+        v4("icmp", "icmp", 8, 0, ANY_IPV4),
+        v4("icmp-any", "icmp", -1, -1, ANY_IPV4),
+        v6("icmp6", "icmpv6", -1, -1, ANY_IPV6),
+        v4("gre", "47", -1, -1, ANY_IPV4),
+        v4("tcp-number", "6", 22, 22, ANY_IPV4),
+    ] {
+        let plan = plan_group(std::slice::from_ref(&rule), &web(), &[]);
+        assert_eq!(revoked_ids(&plan), [rule.rule_id.as_str()], "{rule}");
+        assert!(plan.reopen.is_empty(), "{rule}");
+    }
+    assert!(plan_group(&[v4("tcp-number", "6", 443, 443, ANY_IPV4)], &web(), &[]).is_compliant());
+    assert_eq!(
+        v4("i", "icmp", 8, 0, ANY_IPV4).to_string(),
+        "icmp from 0.0.0.0/0"
+    );
+}
+
+#[test]
+fn no_allowed_ports_means_web_ports_are_wrong_too() {
+    let none = PortSet::parse("").unwrap();
+    let plan = plan_group(&[v4("https", "tcp", 443, 443, ANY_IPV4)], &none, &[]);
+    assert_eq!(revoked_ids(&plan), ["https"]);
+    assert!(plan.reopen.is_empty());
+    assert!(plan.reason(&none).contains("allowed public ports (none)"));
+}
+
+#[test]
+fn a_finding_about_port_22_fixes_only_rules_reaching_22() {
+    let rules = [
+        v4("ssh", "tcp", 22, 22, ANY_IPV4),
+        v4("range", "tcp", 20, 30, ANY_IPV4),
+        v4("all", "-1", -1, -1, ANY_IPV4),
+        v4("dns", "udp", 53, 53, ANY_IPV4),
+        v4("rdp", "tcp", 3389, 3389, ANY_IPV4),
+        v4("icmp", "icmp", -1, -1, ANY_IPV4),
+    ];
+    let plan = plan_group(&rules, &web(), &[22]);
+    assert_eq!(revoked_ids(&plan), ["ssh", "range", "all"]);
+    assert_eq!(
+        reopened(&plan),
+        ["tcp 80 to 0.0.0.0/0", "tcp 443 to 0.0.0.0/0"]
+    );
+}
+
+fn arbitrary_rule() -> impl Strategy<Value = IngressRule> {
+    let protocol = prop::sample::select(vec!["tcp", "udp", "icmp", "-1", "6", "17", "47"]);
+    let source = prop_oneof![
+        4 => Just(RuleSource::Ipv4(ANY_IPV4.into())),
+        3 => Just(RuleSource::Ipv6(ANY_IPV6.into())),
+        1 => Just(RuleSource::Ipv4("10.0.0.0/8".into())),
+        1 => Just(RuleSource::Ipv6("2001:db8::/32".into())),
+        1 => Just(RuleSource::Other("pl-1234".into())),
+        1 => Just(RuleSource::Other("sg-1234".into())),
+    ];
+    let ports = prop_oneof![
+        Just((-1, -1)),
+        (0u16..=1000, 0u16..=200)
+            .prop_map(|(a, span)| (i32::from(a), i32::from(a) + i32::from(span))),
+        (60000u16..=65535).prop_map(|a| (i32::from(a), 65535)),
+        prop::sample::select(vec![
+            (22, 22),
+            (80, 80),
+            (443, 443),
+            (79, 81),
+            (0, 65535),
+            (442, 444)
+        ]),
+    ];
+    (protocol, source, ports, 0u32..1_000_000).prop_map(|(protocol, source, (from, to), n)| {
+        IngressRule {
+            rule_id: format!("sgr-{n:08}"),
+            protocol: protocol.to_string(),
+            from_port: from,
+            to_port: to,
+            source,
+        }
+    })
+}
+
+fn arbitrary_allowed() -> impl Strategy<Value = PortSet> {
+    prop::collection::vec((0u16..=1000, 0u16..=50), 0..4).prop_map(|ranges| {
+        PortSet::new(
+            ranges
+                .into_iter()
+                .map(|(a, span)| a..=a.saturating_add(span))
+                .collect(),
+        )
+    })
+}
+
+/// Whether TCP `port` is reachable from `cidr` through any of `rules` (or re-opened ranges).
+fn reachable(rules: &[IngressRule], reopen: &[Reopen], cidr: &str, port: u16) -> bool {
+    rules
+        .iter()
+        .any(|r| r.public_cidr() == Some(cidr) && r.tcp_ports().is_some_and(|p| p.contains(&port)))
+        || reopen
+            .iter()
+            .any(|r| r.cidr == cidr && r.ports.contains(&port))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_plan_fixes_exactly_what_is_wrong(
+        rules in prop::collection::vec(arbitrary_rule(), 0..8),
+        allowed in arbitrary_allowed(),
+    ) {
+        let plan = plan_group(&rules, &allowed, &[]);
+        // Never touches a rule that is not open to the internet, nor a rule that is fine.
+        for rule in &plan.revoke {
+            prop_assert!(rule.public_cidr().is_some(), "{rule}");
+            prop_assert!(rule.is_wrong(&allowed), "{rule}");
+        }
+        let kept: Vec<IngressRule> = rules.iter().filter(|r| !plan.revoke.contains(r)).cloned().collect();
+        // Leaves no disallowed port publicly reachable.
+        prop_assert!(kept.iter().all(|r| !r.is_wrong(&allowed)));
+        for reopen in &plan.reopen {
+            prop_assert!(covers(&allowed, &reopen.ports), "{reopen}");
+        }
+        // Never closes an allowed port that was open, per address family; re-opens nothing twice.
+        for cidr in [ANY_IPV4, ANY_IPV6] {
+            for range in allowed.ranges() {
+                for port in range.clone() {
+                    let before = reachable(&rules, &[], cidr, port);
+                    let after = reachable(&kept, &plan.reopen, cidr, port);
+                    prop_assert_eq!(before, after, "{} tcp {}", cidr, port);
+                    let copies = plan.reopen.iter().filter(|r| r.cidr == cidr && r.ports.contains(&port)).count()
+                        + usize::from(reachable(&kept, &[], cidr, port));
+                    prop_assert!(copies <= 1, "{} tcp {} opened {} times", cidr, port, copies);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_focused_plan_only_revokes_rules_reaching_the_ports(
+        rules in prop::collection::vec(arbitrary_rule(), 0..8),
+        port in prop::sample::select(vec![22u16, 80, 443, 3389, 5000]),
+    ) {
+        let plan = plan_group(&rules, &web(), &[port]);
+        for rule in &plan.revoke {
+            prop_assert!(rule.reaches_port(port), "{rule} does not reach {port}");
+        }
+        let unfocused = plan_group(&rules, &web(), &[]);
+        prop_assert!(plan.revoke.iter().all(|r| unfocused.revoke.contains(r)));
+    }
+}
+
+fn event(name: &str) -> Trigger {
+    let path = format!(
+        "{}/../events/open-security-group/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let payload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    parse_payload(&payload).remove(0).unwrap()
+}
+
+#[test]
+fn each_sample_event_points_at_the_group() {
+    const SG: &str = "sg-0a1b2c3d4e5f60718";
+    for file in [
+        "authorize-sg-ingress-ssh-world.json",
+        "authorize-sg-ingress-legacy-toplevel.json",
+        "authorize-sg-ingress-ipv6-world.json",
+        "authorize-sg-ingress-all-protocols.json",
+        "config-restricted-ssh.json",
+    ] {
+        assert_eq!(
+            targets_of(&event(file)),
+            Ok(vec![GroupTarget::new(SG)]),
+            "{file}"
+        );
+    }
+    for file in [
+        "guardduty-recon-portprobe-port-22.json",
+        "guardduty-ssh-brute-force.json",
+        "guardduty-portprobe-via-sns.json",
+    ] {
+        let targets = targets_of(&event(file)).unwrap();
+        assert_eq!(targets.len(), 1, "{file}");
+        assert_eq!(targets[0].group_id, SG);
+        assert_eq!(targets[0].focus_ports, [22], "{file}");
+    }
+}
+
+#[test]
+fn events_that_open_nothing_to_the_internet_are_not_targets() {
+    let mut trigger = event("authorize-sg-ingress-ssh-world.json");
+    let TriggerEvent::ApiCall(call) = &mut trigger.event else {
+        panic!()
+    };
+    call.request["ipPermissions"]["items"][0]["ipRanges"]["items"][0]["cidrIp"] =
+        "10.0.0.0/8".into();
+    call.response["securityGroupRuleSet"]["items"][0]["cidrIpv4"] = "10.0.0.0/8".into();
+    assert!(targets_of(&trigger)
+        .unwrap_err()
+        .contains("no rule open to the internet"));
+
+    let mut trigger = event("authorize-sg-ingress-legacy-toplevel.json");
+    let TriggerEvent::ApiCall(call) = &mut trigger.event else {
+        panic!()
+    };
+    call.request["cidrIp"] = "192.168.0.0/16".into();
+    call.response["securityGroupRuleSet"]["items"][0]["cidrIpv4"] = "192.168.0.0/16".into();
+    assert!(targets_of(&trigger).is_err());
+
+    let mut trigger = event("guardduty-recon-portprobe-port-22.json");
+    let TriggerEvent::Finding(finding) = &mut trigger.event else {
+        panic!()
+    };
+    finding.resource_role = Some("ACTOR".into());
+    assert!(targets_of(&trigger).unwrap_err().contains("attacker"));
+
+    let s3 = format!(
+        "{}/../events/s3-public-access/put-bucket-acl-allusers-read.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let payload: Value = serde_json::from_str(&std::fs::read_to_string(s3).unwrap()).unwrap();
+    assert!(targets_of(&parse_payload(&payload).remove(0).unwrap()).is_err());
+}
+
+mod flows {
+    use super::*;
+    use crate::identity::OwnIdentity;
+    use crate::notify::Notifier;
+    use aws_sdk_ec2::config::retry::RetryConfig;
+    use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressOutput;
+    use aws_sdk_ec2::operation::describe_security_group_rules::DescribeSecurityGroupRulesOutput;
+    use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
+    use aws_sdk_ec2::types::SecurityGroup;
+    use aws_sdk_ec2::Client;
+    use aws_smithy_mocks::{
+        create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode,
+    };
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use std::time::Duration;
+
+    const SG: &str = "sg-0a1b2c3d4e5f60718";
+
+    fn client(rules: &[&Rule]) -> Client {
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(1)),
+            )
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        Client::from_conf(config)
+    }
+
+    fn ec2_error(status: u16, code: &str) -> Response {
+        Response::new(
+            StatusCode::try_from(status).unwrap(),
+            SdkBody::from(format!(
+                "<Response><Errors><Error><Code>{code}</Code><Message>{code} from the test</Message></Error></Errors><RequestID>r</RequestID></Response>"
+            )),
+        )
+    }
+
+    fn group() -> Rule {
+        mock!(Client::describe_security_groups).then_output(|| {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(SecurityGroup::builder().group_id(SG).build())
+                .build()
+        })
+    }
+
+    fn rules() -> Rule {
+        mock!(Client::describe_security_group_rules).then_output(|| {
+            DescribeSecurityGroupRulesOutput::builder()
+                .security_group_rules(
+                    SecurityGroupRule::builder()
+                        .security_group_rule_id("sgr-all")
+                        .group_id(SG)
+                        .is_egress(false)
+                        .ip_protocol("-1")
+                        .from_port(-1)
+                        .to_port(-1)
+                        .cidr_ipv4(ANY_IPV4)
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    fn function(client: Client) -> OpenSecurityGroup {
+        OpenSecurityGroup::new(
+            SecurityGroupActions::from_client(client),
+            Settings::default(),
+            OwnIdentity::fixed(
+                "arn:aws:sts::123456789012:assumed-role/remediation-open-security-group/x",
+            ),
+        )
+    }
+
+    fn notifier() -> Notifier {
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::Config::builder()
+                .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+                .region(aws_sdk_sns::config::Region::new("us-east-1"))
+                .build(),
+        );
+        Notifier::new(sns, None, "open-security-group", "remediation:exempt")
+    }
+
+    #[tokio::test]
+    async fn throttled_revoke_makes_the_invocation_fail_so_lambda_retries() {
+        let (group, rules) = (group(), rules());
+        let authorize = mock!(Client::authorize_security_group_ingress).then_output(|| {
+            AuthorizeSecurityGroupIngressOutput::builder()
+                .r#return(true)
+                .build()
+        });
+        let revoke = mock!(Client::revoke_security_group_ingress)
+            .sequence()
+            .http_response(|| ec2_error(503, "RequestLimitExceeded"))
+            .times(3)
+            .build();
+        let remediation = function(client(&[&group, &rules, &authorize, &revoke]));
+        let payload: Value = serde_json::from_str(
+            &std::fs::read_to_string(format!(
+                "{}/../events/open-security-group/authorize-sg-ingress-all-protocols.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let err = crate::invocation::handle(payload, &remediation, &notifier())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("RevokeSecurityGroupIngress failed (RequestLimitExceeded)"),
+            "{err}"
+        );
+        assert_eq!(revoke.num_calls(), 3, "the SDK retried before giving up");
+        assert_eq!(
+            authorize.num_calls(),
+            2,
+            "web ports were re-opened first (80 and 443)"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_already_revoked_rule_is_success() {
+        let (group, rules) = (group(), rules());
+        let authorize = mock!(Client::authorize_security_group_ingress)
+            .then_http_response(|| ec2_error(400, "InvalidPermission.Duplicate"));
+        let revoke = mock!(Client::revoke_security_group_ingress)
+            .then_http_response(|| ec2_error(400, "InvalidSecurityGroupRuleId.NotFound"));
+        let remediation = function(client(&[&group, &rules, &authorize, &revoke]));
+        let outcome = remediation
+            .check(&GroupTarget::new(SG), &event("config-restricted-ssh.json"))
+            .await
+            .unwrap();
+        assert_eq!(outcome.outcome, OutcomeKind::Remediated);
+        assert_eq!(
+            outcome.changes.last().unwrap(),
+            "revoked all traffic from 0.0.0.0/0"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_denied_reopen_revokes_nothing() {
+        let (group, rules) = (group(), rules());
+        let authorize = mock!(Client::authorize_security_group_ingress)
+            .then_http_response(|| ec2_error(403, "UnauthorizedOperation"));
+        let revoke = mock!(Client::revoke_security_group_ingress)
+            .then_http_response(|| ec2_error(500, "never called"));
+        let remediation = function(client(&[&group, &rules, &authorize, &revoke]));
+        let outcome = remediation
+            .check(&GroupTarget::new(SG), &event("config-restricted-ssh.json"))
+            .await
+            .unwrap();
+        assert_eq!(outcome.outcome, OutcomeKind::Failed);
+        assert!(
+            outcome.reason.contains("nothing was revoked"),
+            "{}",
+            outcome.reason
+        );
+        assert_eq!(revoke.num_calls(), 0);
+    }
+}

@@ -1,0 +1,417 @@
+//! End to end: the real `open-security-group` binary under the Runtime API emulator, against moto.
+//! moto quirk relied on: AuthorizeSecurityGroupIngress' response lists only the last rule it created,
+//! so tests read rules back with DescribeSecurityGroupRules (as the function does) instead.
+
+use remediation_tests::ec2::{self as sg, egress, ingress, open};
+use remediation_tests::{event, start_function, unique, Aws, FunctionProcess, Moto, Notifications};
+use serde_json::{json, Value};
+
+const FUNCTION: &str = "open-security-group";
+const SAMPLE_GROUP: &str = "sg-0a1b2c3d4e5f60718";
+
+struct World {
+    moto: Moto,
+    aws: Aws,
+    inbox: Notifications,
+    group: String,
+}
+
+impl World {
+    async fn new() -> World {
+        let moto = Moto::checkout();
+        let aws = Aws::new(&moto.endpoint()).await;
+        let inbox = aws.notification_topic(&unique("remediation")).await;
+        let group = sg::create_group(&aws.ec2, &unique("web")).await;
+        World {
+            moto,
+            aws,
+            inbox,
+            group,
+        }
+    }
+
+    async fn function(&self, settings: &[(&str, &str)]) -> FunctionProcess {
+        let mut all = vec![("NOTIFICATION_TOPIC_ARN", self.inbox.topic_arn.as_str())];
+        all.extend_from_slice(settings);
+        start_function(FUNCTION, &self.moto.endpoint(), &all).await
+    }
+
+    fn event(&self, file: &str) -> Value {
+        event(
+            &format!("{FUNCTION}/{file}"),
+            &[(SAMPLE_GROUP, &self.group)],
+        )
+    }
+
+    async fn ingress(&self) -> Vec<String> {
+        ingress(&self.aws.ec2, &self.group).await
+    }
+}
+
+fn lines(items: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn ssh_open_to_the_world_is_revoked_and_the_rest_stays() {
+    let world = World::new().await;
+    let peer = sg::create_group(&world.aws.ec2, &unique("db-clients")).await;
+    open(&world.aws.ec2, &world.group, "tcp", 22, 22, "0.0.0.0/0").await;
+    open(&world.aws.ec2, &world.group, "tcp", 22, 22, "10.0.0.0/8").await;
+    open(&world.aws.ec2, &world.group, "tcp", 443, 443, "0.0.0.0/0").await;
+    open(&world.aws.ec2, &world.group, "tcp", 80, 80, "::/0").await;
+    sg::open_to_group(&world.aws.ec2, &world.group, 5432, &peer).await;
+    let egress_before = egress(&world.aws.ec2, &world.group).await;
+
+    let mut function = world.function(&[]).await;
+    let invocation = function
+        .invoke(&world.event("authorize-sg-ingress-ssh-world.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+
+    assert_eq!(
+        world.ingress().await,
+        lines(&[
+            "tcp 22-22 10.0.0.0/8",
+            "tcp 443-443 0.0.0.0/0",
+            "tcp 80-80 ::/0",
+            &format!("tcp 5432-5432 {peer}")
+        ])
+    );
+    assert_eq!(
+        egress(&world.aws.ec2, &world.group).await,
+        egress_before,
+        "egress is never touched"
+    );
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), 1);
+    let doc = &notes[0].document;
+    assert_eq!(doc["function"], FUNCTION);
+    assert_eq!(doc["resource_type"], "security-group");
+    assert_eq!(doc["resource_id"], world.group.as_str());
+    assert_eq!(doc["changes"], json!(["revoked tcp 22 from 0.0.0.0/0"]));
+    assert!(
+        doc["reason"]
+            .as_str()
+            .unwrap()
+            .contains("tcp 22 from 0.0.0.0/0 (sgr-"),
+        "{doc}"
+    );
+    assert_eq!(
+        notes[0].subject,
+        format!(
+            "[remediated] {}: revoked tcp 22 from 0.0.0.0/0",
+            world.group
+        )
+    );
+    assert_eq!(notes[0].attributes["severity"]["Value"], "high");
+}
+
+#[tokio::test]
+async fn all_traffic_in_both_families_keeps_web_ports_open() {
+    let world = World::new().await;
+    open(&world.aws.ec2, &world.group, "-1", -1, -1, "0.0.0.0/0").await;
+    open(&world.aws.ec2, &world.group, "-1", -1, -1, "::/0").await;
+    let mut function = world.function(&[]).await;
+    let invocation = function
+        .invoke(&world.event("authorize-sg-ingress-all-protocols.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    assert_eq!(
+        world.ingress().await,
+        lines(&[
+            "tcp 80-80 0.0.0.0/0",
+            "tcp 443-443 0.0.0.0/0",
+            "tcp 80-80 ::/0",
+            "tcp 443-443 ::/0"
+        ])
+    );
+    let notes = world.inbox.drain().await;
+    assert_eq!(
+        notes[0].document["changes"],
+        json!([
+            "re-opened tcp 80 to 0.0.0.0/0 (allowed port, kept open)",
+            "re-opened tcp 443 to 0.0.0.0/0 (allowed port, kept open)",
+            "re-opened tcp 80 to ::/0 (allowed port, kept open)",
+            "re-opened tcp 443 to ::/0 (allowed port, kept open)",
+            "revoked all traffic from 0.0.0.0/0",
+            "revoked all traffic from ::/0"
+        ])
+    );
+}
+
+#[tokio::test]
+async fn each_trigger_kind_fixes_the_group() {
+    let world = World::new().await;
+    let mut function = world.function(&[]).await;
+    for (file, protocol, port, cidr) in [
+        (
+            "authorize-sg-ingress-legacy-toplevel.json",
+            "tcp",
+            22,
+            "0.0.0.0/0",
+        ),
+        ("authorize-sg-ingress-ipv6-world.json", "tcp", 3389, "::/0"),
+        ("config-restricted-ssh.json", "tcp", 22, "0.0.0.0/0"),
+        (
+            "guardduty-recon-portprobe-port-22.json",
+            "tcp",
+            22,
+            "0.0.0.0/0",
+        ),
+        ("guardduty-ssh-brute-force.json", "tcp", 22, "0.0.0.0/0"),
+        ("guardduty-portprobe-via-sns.json", "tcp", 22, "0.0.0.0/0"),
+        (
+            "authorize-sg-ingress-ssh-world.json",
+            "udp",
+            53,
+            "0.0.0.0/0",
+        ),
+    ] {
+        open(&world.aws.ec2, &world.group, protocol, port, port, cidr).await;
+        let invocation = function.invoke(&world.event(file)).await;
+        let response = invocation.response();
+        assert_eq!(
+            response["results"][0]["outcome"], "remediated",
+            "{file}: {response}"
+        );
+        assert!(world.ingress().await.is_empty(), "{file}");
+    }
+    assert_eq!(world.inbox.drain().await.len(), 7);
+}
+
+#[tokio::test]
+async fn a_port_probe_on_22_leaves_other_public_rules_for_other_triggers() {
+    let world = World::new().await;
+    open(&world.aws.ec2, &world.group, "tcp", 22, 22, "0.0.0.0/0").await;
+    open(&world.aws.ec2, &world.group, "tcp", 3306, 3306, "0.0.0.0/0").await;
+    let mut function = world.function(&[]).await;
+    let invocation = function
+        .invoke(&world.event("guardduty-recon-portprobe-port-22.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    assert_eq!(world.ingress().await, lines(&["tcp 3306-3306 0.0.0.0/0"]));
+    let invocation = function
+        .invoke(&world.event("config-restricted-ssh.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    assert!(world.ingress().await.is_empty());
+}
+
+#[tokio::test]
+async fn allowed_and_private_rules_are_compliant_without_notification() {
+    let world = World::new().await;
+    open(&world.aws.ec2, &world.group, "tcp", 443, 443, "0.0.0.0/0").await;
+    open(&world.aws.ec2, &world.group, "tcp", 22, 22, "10.0.0.0/8").await;
+    open(&world.aws.ec2, &world.group, "-1", -1, -1, "192.168.0.0/16").await;
+    let before = world.ingress().await;
+    let mut function = world.function(&[]).await;
+    for file in [
+        "config-restricted-ssh.json",
+        "guardduty-recon-portprobe-port-22.json",
+    ] {
+        let invocation = function.invoke(&world.event(file)).await;
+        assert_eq!(
+            invocation.response()["results"][0]["outcome"],
+            "compliant",
+            "{file}"
+        );
+    }
+    assert_eq!(world.ingress().await, before);
+    assert!(world.inbox.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn custom_allowed_ports_are_respected() {
+    let world = World::new().await;
+    open(&world.aws.ec2, &world.group, "tcp", 8000, 8100, "0.0.0.0/0").await;
+    let mut function = world
+        .function(&[("ALLOWED_PUBLIC_PORTS", "443,8000-8080")])
+        .await;
+    let invocation = function
+        .invoke(&world.event("config-restricted-ssh.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    assert_eq!(world.ingress().await, lines(&["tcp 8000-8080 0.0.0.0/0"]));
+}
+
+#[tokio::test]
+async fn exempt_group_is_skipped_and_dry_run_changes_nothing() {
+    let world = World::new().await;
+    open(&world.aws.ec2, &world.group, "tcp", 22, 22, "0.0.0.0/0").await;
+    let before = world.ingress().await;
+
+    let mut dry = world.function(&[("DRY_RUN", "true")]).await;
+    let invocation = dry
+        .invoke(&world.event("authorize-sg-ingress-ssh-world.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "dry-run");
+    assert_eq!(world.ingress().await, before);
+
+    sg::tag_group(
+        &world.aws.ec2,
+        &world.group,
+        "remediation:exempt",
+        "bastion",
+    )
+    .await;
+    let mut function = world.function(&[]).await;
+    let invocation = function
+        .invoke(&world.event("authorize-sg-ingress-ssh-world.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "skipped");
+    assert_eq!(world.ingress().await, before);
+
+    let notes = world.inbox.drain().await;
+    let outcomes: Vec<&str> = notes
+        .iter()
+        .map(|n| n.document["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["dry-run", "skipped"]);
+    assert_eq!(
+        notes[0].document["changes"],
+        json!(["revoked tcp 22 from 0.0.0.0/0"])
+    );
+}
+
+#[tokio::test]
+async fn replay_deleted_group_and_unrelated_events() {
+    let world = World::new().await;
+    open(&world.aws.ec2, &world.group, "tcp", 22, 22, "0.0.0.0/0").await;
+    let mut function = world.function(&[]).await;
+    let payload = world.event("authorize-sg-ingress-ssh-world.json");
+    assert_eq!(
+        function.invoke(&payload).await.response()["results"][0]["outcome"],
+        "remediated"
+    );
+    assert_eq!(
+        function.invoke(&payload).await.response()["results"][0]["outcome"],
+        "compliant"
+    );
+
+    world
+        .aws
+        .ec2
+        .delete_security_group()
+        .group_id(&world.group)
+        .send()
+        .await
+        .unwrap();
+    let invocation = function.invoke(&payload).await;
+    assert_eq!(
+        invocation.response()["results"][0]["outcome"],
+        "not-found",
+        "{:?}",
+        invocation.response()
+    );
+
+    for payload in [
+        event(
+            "open-security-group/ignored-config-restricted-ssh-compliant.json",
+            &[],
+        ),
+        event(
+            "open-security-group/ignored-guardduty-sample-finding.json",
+            &[],
+        ),
+        event(
+            "open-security-group/ignored-guardduty-archived-finding.json",
+            &[],
+        ),
+        event("s3-public-access/put-bucket-acl-allusers-read.json", &[]),
+        json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2", "detail": []}),
+    ] {
+        let invocation = function.invoke(&payload).await;
+        assert_eq!(invocation.response()["status"], "ignored", "{payload}");
+    }
+    assert_eq!(
+        world.inbox.drain().await.len(),
+        1,
+        "one notification in all"
+    );
+}
+
+#[tokio::test]
+async fn scheduled_sweep_fixes_every_open_group_and_only_those() {
+    let world = World::new().await;
+    let ec2 = &world.aws.ec2;
+    let open_ssh = world.group.clone();
+    open(ec2, &open_ssh, "tcp", 22, 22, "0.0.0.0/0").await;
+    let web_only = sg::create_group(ec2, &unique("web-only")).await;
+    open(ec2, &web_only, "tcp", 443, 443, "::/0").await;
+    let exempt = sg::create_group(ec2, &unique("exempt")).await;
+    open(ec2, &exempt, "tcp", 3389, 3389, "0.0.0.0/0").await;
+    sg::tag_group(ec2, &exempt, "remediation:exempt", "lab").await;
+
+    let mut function = world.function(&[]).await;
+    let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
+    let response = invocation.response();
+    assert_eq!(response["summary"]["remediated"], 1, "{response}");
+    assert_eq!(response["summary"]["skipped"], 1, "{response}");
+    assert!(ingress(ec2, &open_ssh).await.is_empty());
+    assert_eq!(ingress(ec2, &web_only).await, lines(&["tcp 443-443 ::/0"]));
+    assert_eq!(
+        ingress(ec2, &exempt).await,
+        lines(&["tcp 3389-3389 0.0.0.0/0"])
+    );
+    assert_eq!(world.inbox.drain().await.len(), 2);
+}
+
+#[tokio::test]
+async fn its_own_reauthorization_is_recognised_by_role_and_ignored() {
+    let world = World::new().await;
+    open(&world.aws.ec2, &world.group, "tcp", 22, 22, "0.0.0.0/0").await;
+    // Run the function with credentials of its own role, as Lambda does.
+    let sts = aws_sdk_sts::Client::new(
+        &aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(world.moto.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                "testing", "testing", None, None, "t",
+            ))
+            .load()
+            .await,
+    );
+    let creds = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/remediation-open-security-group")
+        .role_session_name("open-security-group")
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let mut function = world
+        .function(&[
+            ("AWS_ACCESS_KEY_ID", creds.access_key_id()),
+            ("AWS_SECRET_ACCESS_KEY", creds.secret_access_key()),
+            ("AWS_SESSION_TOKEN", creds.session_token()),
+        ])
+        .await;
+    let own = world.event("ignored-authorize-sg-ingress-by-remediation-role.json");
+    let invocation = function.invoke(&own).await;
+    let response = invocation.response();
+    assert_eq!(response["status"], "ignored", "{response}");
+    assert!(
+        response["results"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("own role"),
+        "{response}"
+    );
+
+    // The same change by someone whose session is merely named like the function is not ignored.
+    let mut impostor = own.clone();
+    impostor["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+        json!("arn:aws:iam::123456789012:role/developer");
+    let invocation = function.invoke(&impostor).await;
+    assert_eq!(
+        invocation.response()["results"][0]["outcome"],
+        "remediated",
+        "{:?}",
+        invocation.response()
+    );
+    assert!(world.ingress().await.is_empty());
+}
