@@ -251,14 +251,15 @@ impl GroupPlan {
         self.revoke.is_empty()
     }
 
-    /// `re-opened tcp 443 to 0.0.0.0/0 (allowed port, kept open)`, `revoked tcp 22 from 0.0.0.0/0`.
+    /// `revoked tcp 22 from 0.0.0.0/0`, `re-opened tcp 443 to 0.0.0.0/0 (allowed port, kept open)`.
     pub fn changes(&self) -> Vec<String> {
+        // Revocations first: they are the fix, and the first change becomes the Subject.
+        let revoked = self.revoke.iter().map(|r| format!("revoked {r}"));
         let reopened = self
             .reopen
             .iter()
             .map(|r| format!("re-opened {r} (allowed port, kept open)"));
-        let revoked = self.revoke.iter().map(|r| format!("revoked {r}"));
-        reopened.chain(revoked).collect()
+        revoked.chain(reopened).collect()
     }
 
     pub fn reason(&self, allowed: &PortSet) -> String {
@@ -817,8 +818,7 @@ impl Remediation for OpenSecurityGroup {
                 .with_changes(done));
             }
         }
-        done.extend(plan.revoke.iter().map(|r| format!("revoked {r}")));
-        Ok(outcome(OutcomeKind::Remediated, reason).with_changes(done))
+        Ok(outcome(OutcomeKind::Remediated, reason).with_changes(plan.changes()))
     }
 
     fn describe(&self, target: &GroupTarget) -> (ResourceType, String) {

@@ -132,12 +132,12 @@ async fn all_traffic_in_both_families_keeps_web_ports_open() {
     assert_eq!(
         notes[0].document["changes"],
         json!([
+            "revoked all traffic from 0.0.0.0/0",
+            "revoked all traffic from ::/0",
             "re-opened tcp 80 to 0.0.0.0/0 (allowed port, kept open)",
             "re-opened tcp 443 to 0.0.0.0/0 (allowed port, kept open)",
             "re-opened tcp 80 to ::/0 (allowed port, kept open)",
-            "re-opened tcp 443 to ::/0 (allowed port, kept open)",
-            "revoked all traffic from 0.0.0.0/0",
-            "revoked all traffic from ::/0"
+            "re-opened tcp 443 to ::/0 (allowed port, kept open)"
         ])
     );
 }
