@@ -56,35 +56,26 @@ impl OwnIdentity {
     }
 }
 
+/// (service, account, resource) of an ARN.
+fn arn_parts(arn: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (_arn, _partition) = (parts.next()?, parts.next()?);
+    let (service, _region, account, resource) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    Some((service, account, resource))
+}
+
 /// (account, role name) from `arn:aws:sts::123456789012:assumed-role/NAME/SESSION`.
 fn assumed_role(arn: &str) -> Option<(String, String)> {
-    let mut parts = arn.splitn(6, ':');
-    let (_, _, service, _, account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    let rest = resource.strip_prefix("assumed-role/")?;
-    let name = rest.split('/').next()?;
+    let (service, account, resource) = arn_parts(arn)?;
+    let name = resource.strip_prefix("assumed-role/")?.split('/').next()?;
     (service == "sts" && !name.is_empty()).then(|| (account.to_string(), name.to_string()))
 }
 
 /// (account, role name) from `arn:aws:iam::123456789012:role/path/NAME`.
 fn role_of_iam_arn(arn: &str) -> Option<(String, String)> {
-    let mut parts = arn.splitn(6, ':');
-    let (_, _, service, _, account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    let path = resource.strip_prefix("role/")?;
-    let name = path.rsplit('/').next()?;
+    let (service, account, resource) = arn_parts(arn)?;
+    let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
     (service == "iam" && !name.is_empty()).then(|| (account.to_string(), name.to_string()))
 }
 

@@ -19,6 +19,9 @@ pub mod shape;
 pub mod startup;
 pub mod trigger;
 
+#[cfg(test)]
+mod test_support;
+
 pub use config::Settings;
 pub use error::AwsError;
 pub use invocation::{handle, into_response, Remediation, Targets};

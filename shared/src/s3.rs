@@ -481,90 +481,64 @@ impl S3PublicAccess {
         }
     }
 
-    async fn check_bucket(&self, bucket: &str) -> Result<Outcome, AwsError> {
-        let acl = self.actions.bucket_acl(bucket).await?;
+    /// One flow for a bucket and for an object; only the ACL calls and the wording differ.
+    async fn check_target(&self, target: &S3Target) -> Result<Outcome, AwsError> {
+        let (resource_type, id) = self.describe(target);
+        let (bucket, what) = match target {
+            S3Target::Bucket(bucket) => (bucket.as_str(), "bucket"),
+            S3Target::Object { bucket, .. } => (bucket.as_str(), "object"),
+        };
+        let acl = match target {
+            S3Target::Bucket(bucket) => self.actions.bucket_acl(bucket).await?,
+            S3Target::Object { bucket, key } => self.actions.object_acl(bucket, key).await?,
+        };
         let plan = plan_acl(&acl.grants);
         let outcome = |kind, reason: String| {
-            Outcome::new(kind, ResourceType::S3Bucket, bucket, reason).with_severity(Severity::High)
+            Outcome::new(kind, resource_type, &id, reason).with_severity(Severity::High)
         };
         if plan.is_compliant() {
             return Ok(outcome(
                 OutcomeKind::Compliant,
-                "no public grants in the bucket ACL".to_string(),
+                format!("no public grants in the {what} ACL"),
             ));
         }
-        let reason = plan.reason("bucket");
+        let reason = plan.reason(what);
         if let Some(skip) = self.exemption(bucket).await? {
             return Ok(outcome(OutcomeKind::Skipped, format!("{reason}; {skip}")));
         }
+        // Block Public Access is a bucket setting: for an object it also stops the next public one.
         let block_public_access = self.settings.block_public_access
             && block_public_access_needed(self.actions.public_access_block(bucket).await?.as_ref());
+        let block_change = match target {
+            S3Target::Bucket(_) => BLOCK_PUBLIC_ACCESS_CHANGE.to_string(),
+            S3Target::Object { .. } => format!("{BLOCK_PUBLIC_ACCESS_CHANGE} on bucket {bucket}"),
+        };
         let mut planned = plan.changes();
         if block_public_access {
-            planned.push(BLOCK_PUBLIC_ACCESS_CHANGE.to_string());
+            planned.push(block_change.clone());
         }
         if self.settings.dry_run {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(planned));
         }
 
-        self.actions
-            .put_bucket_acl(bucket, acl.owner.as_ref(), &plan.kept)
-            .await?;
-        let mut done = plan.changes();
-        if block_public_access {
-            match self.actions.block_public_access(bucket).await {
-                Ok(()) => done.push(BLOCK_PUBLIC_ACCESS_CHANGE.to_string()),
-                // The grants are gone; say plainly that the second step did not happen.
-                Err(err) if !err.is_transient() => {
-                    return Ok(outcome(
-                        OutcomeKind::Failed,
-                        format!("{reason}; the public grants were removed but {err}"),
-                    )
-                    .with_changes(done));
-                }
-                Err(err) => return Err(err),
+        let owner = acl.owner.as_ref();
+        match target {
+            S3Target::Bucket(bucket) => {
+                self.actions
+                    .put_bucket_acl(bucket, owner, &plan.kept)
+                    .await?
+            }
+            S3Target::Object { bucket, key } => {
+                self.actions
+                    .put_object_acl(bucket, key, owner, &plan.kept)
+                    .await?
             }
         }
-        Ok(outcome(OutcomeKind::Remediated, reason).with_changes(done))
-    }
-
-    async fn check_object(&self, bucket: &str, key: &str) -> Result<Outcome, AwsError> {
-        let id = format!("{bucket}/{key}");
-        let acl = self.actions.object_acl(bucket, key).await?;
-        let plan = plan_acl(&acl.grants);
-        let outcome = |kind, reason: String| {
-            Outcome::new(kind, ResourceType::S3Object, &id, reason).with_severity(Severity::High)
-        };
-        if plan.is_compliant() {
-            return Ok(outcome(
-                OutcomeKind::Compliant,
-                "no public grants in the object ACL".to_string(),
-            ));
-        }
-        let reason = plan.reason("object");
-        if let Some(skip) = self.exemption(bucket).await? {
-            return Ok(outcome(OutcomeKind::Skipped, format!("{reason}; {skip}")));
-        }
-        // Block Public Access is a bucket setting: turning it on also stops the next public object.
-        let block_public_access = self.settings.block_public_access
-            && block_public_access_needed(self.actions.public_access_block(bucket).await?.as_ref());
-        let bucket_change =
-            format!("enabled Block Public Access (all four settings) on bucket {bucket}");
-        let mut planned = plan.changes();
-        if block_public_access {
-            planned.push(bucket_change.clone());
-        }
-        if self.settings.dry_run {
-            return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(planned));
-        }
-
-        self.actions
-            .put_object_acl(bucket, key, acl.owner.as_ref(), &plan.kept)
-            .await?;
         let mut done = plan.changes();
         if block_public_access {
             match self.actions.block_public_access(bucket).await {
-                Ok(()) => done.push(bucket_change),
+                Ok(()) => done.push(block_change),
+                // The grants are gone; say plainly that the second step did not happen.
                 Err(err) if !err.is_transient() => {
                     return Ok(outcome(
                         OutcomeKind::Failed,
@@ -611,10 +585,7 @@ impl Remediation for S3PublicAccess {
     }
 
     async fn check(&self, target: &S3Target, _trigger: &Trigger) -> Result<Outcome, AwsError> {
-        match target {
-            S3Target::Bucket(bucket) => self.check_bucket(bucket).await,
-            S3Target::Object { bucket, key } => self.check_object(bucket, key).await,
-        }
+        self.check_target(target).await
     }
 
     fn describe(&self, target: &S3Target) -> (ResourceType, String) {

@@ -271,8 +271,7 @@ proptest! {
 
 mod flows {
     use super::*;
-    use aws_sdk_s3::config::retry::RetryConfig;
-    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use crate::test_support::{http_error, mocked_client};
     use aws_sdk_s3::operation::get_bucket_acl::GetBucketAclOutput;
     use aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingOutput;
     use aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockOutput;
@@ -280,37 +279,17 @@ mod flows {
     use aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput;
     use aws_sdk_s3::types::Tag;
     use aws_sdk_s3::Client;
-    use aws_smithy_mocks::{
-        create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode,
-    };
-    use aws_smithy_runtime_api::http::{Response, StatusCode};
-    use aws_smithy_types::body::SdkBody;
-    use std::time::Duration;
+    use aws_smithy_mocks::{mock, Rule};
+    use aws_smithy_runtime_api::http::Response;
 
     fn client(rules: &[&Rule]) -> Client {
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(3)
-                    .with_initial_backoff(Duration::from_millis(1)),
-            )
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        Client::from_conf(config)
+        mocked_client!(aws_sdk_s3, rules)
     }
 
     fn s3_error(status: u16, code: &str) -> Response {
-        Response::new(
-            StatusCode::try_from(status).unwrap(),
-            SdkBody::from(format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{code} from the test</Message></Error>")),
+        http_error(
+            status,
+            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{code} from the test</Message></Error>"),
         )
     }
 

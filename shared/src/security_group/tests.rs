@@ -361,48 +361,25 @@ mod flows {
     use super::*;
     use crate::identity::OwnIdentity;
     use crate::notify::Notifier;
-    use aws_sdk_ec2::config::retry::RetryConfig;
-    use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+    use crate::test_support::{http_error, mocked_client};
     use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressOutput;
     use aws_sdk_ec2::operation::describe_security_group_rules::DescribeSecurityGroupRulesOutput;
     use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
     use aws_sdk_ec2::types::SecurityGroup;
     use aws_sdk_ec2::Client;
-    use aws_smithy_mocks::{
-        create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode,
-    };
-    use aws_smithy_runtime_api::http::{Response, StatusCode};
-    use aws_smithy_types::body::SdkBody;
-    use std::time::Duration;
+    use aws_smithy_mocks::{mock, Rule};
+    use aws_smithy_runtime_api::http::Response;
 
     const SG: &str = "sg-0a1b2c3d4e5f60718";
 
     fn client(rules: &[&Rule]) -> Client {
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_ec2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(3)
-                    .with_initial_backoff(Duration::from_millis(1)),
-            )
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        Client::from_conf(config)
+        mocked_client!(aws_sdk_ec2, rules)
     }
 
     fn ec2_error(status: u16, code: &str) -> Response {
-        Response::new(
-            StatusCode::try_from(status).unwrap(),
-            SdkBody::from(format!(
-                "<Response><Errors><Error><Code>{code}</Code><Message>{code} from the test</Message></Error></Errors><RequestID>r</RequestID></Response>"
-            )),
+        http_error(
+            status,
+            format!("<Response><Errors><Error><Code>{code}</Code><Message>{code} from the test</Message></Error></Errors><RequestID>r</RequestID></Response>"),
         )
     }
 
