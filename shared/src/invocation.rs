@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::error::AwsError;
 use crate::notify::Notifier;
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
-use crate::trigger::{parse_payload, Ignored, Source, Trigger};
+use crate::trigger::{parse_payload, Ignored, Source, Trigger, TriggerEvent};
 
 /// What one trigger points at.
 pub enum Targets<T> {
@@ -36,6 +36,23 @@ pub trait Remediation: Sync {
         target: &Self::Target,
         trigger: &Trigger,
     ) -> impl Future<Output = Result<Outcome, AwsError>> + Send;
+
+    /// Checks every target of one trigger, in order. Remediations that can read and change many
+    /// resources per AWS call (instances) override this; the others check one by one.
+    fn check_all(
+        &self,
+        targets: &[Self::Target],
+        trigger: &Trigger,
+    ) -> impl Future<Output = Vec<Result<Outcome, AwsError>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(targets.len());
+            for target in targets {
+                // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
+                results.push(Box::pin(self.check(target, trigger)).await);
+            }
+            results
+        }
+    }
 
     /// How a target is named in outcomes (for failures the check could not describe itself).
     fn describe(&self, target: &Self::Target) -> (ResourceType, String);
@@ -160,8 +177,9 @@ pub async fn handle<R: Remediation>(
         };
         tracing::info!(source = %trigger.source, event_id = %trigger.event_id, detail = %trigger.detail(), targets = targets.len(), "trigger accepted");
 
-        for target in &targets {
-            let outcome = match Box::pin(remediation.check(target, &trigger)).await {
+        let results = Box::pin(remediation.check_all(&targets, &trigger)).await;
+        for (target, result) in targets.iter().zip(results) {
+            let outcome = match result {
                 Ok(outcome) => outcome,
                 Err(err) if err.is_transient() => {
                     let (_, id) = remediation.describe(target);
@@ -192,7 +210,11 @@ pub async fn handle<R: Remediation>(
                 changes = ?outcome.changes,
                 "decision"
             );
-            if outcome.outcome.is_notified() {
+            let notified = match trigger.event {
+                TriggerEvent::Schedule { .. } => outcome.outcome.is_notified_by_sweep(),
+                _ => outcome.outcome.is_notified(),
+            };
+            if notified {
                 if let Err(err) = notifier.publish(&outcome, &trigger).await {
                     tracing::error!(error = %err, resource_id = %outcome.resource_id, "notification failed; the change itself stands");
                     retry_reasons.push(format!("notification for {}: {err}", outcome.resource_id));
@@ -241,7 +263,6 @@ pub fn into_response(
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use crate::trigger::TriggerEvent;
     use serde_json::json;
 
     /// Answers each target name with a fixed result.

@@ -3,13 +3,14 @@
 //! - [`trigger`]: every supported event shape -> one normalized [`trigger::Trigger`]
 //! - [`config`]: settings read once from the environment
 //! - [`invocation`]: the shared invocation loop (targets -> check/fix -> notify -> report)
-//! - [`s3`], [`security_group`]: policies (pure) and actions (SDK calls) per resource kind
+//! - [`s3`], [`security_group`], [`instance`]: policies (pure) and actions (SDK calls) per resource kind
 //! - [`identity`]: recognising the function's own changes (loop guard)
 //! - [`notify`]: SNS message building and publishing
 
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod instance;
 pub mod invocation;
 pub mod notify;
 pub mod outcome;

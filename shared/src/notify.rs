@@ -149,7 +149,7 @@ fn human_text(function: &str, exempt_tag: &str, outcome: &Outcome, doc: &Documen
             format!("Marked {noun} {id} ({place}) to be fixed after a grace period.")
         }
         OutcomeKind::Failed => format!("Could not fix {noun} {id} ({place})."),
-        OutcomeKind::Compliant | OutcomeKind::NotFound => {
+        OutcomeKind::Compliant | OutcomeKind::NotFound | OutcomeKind::Waiting => {
             format!("{noun} {id} ({place}): nothing to do.")
         }
     };

@@ -15,6 +15,9 @@ pub enum OutcomeKind {
     Marked,
     /// Wrong, and the fix failed for a reason a retry cannot mend.
     Failed,
+    /// Wrong, already marked (grace period) or not yet fixable (a pending instance): a later
+    /// event or sweep acts. No notification: people were told when it was marked.
+    Waiting,
     /// Nothing wrong now: no change, no notification.
     Compliant,
     /// The resource no longer exists: nothing to do, no notification.
@@ -29,6 +32,7 @@ impl OutcomeKind {
             OutcomeKind::Skipped => "skipped",
             OutcomeKind::Marked => "marked",
             OutcomeKind::Failed => "failed",
+            OutcomeKind::Waiting => "waiting",
             OutcomeKind::Compliant => "compliant",
             OutcomeKind::NotFound => "not-found",
         }
@@ -36,7 +40,17 @@ impl OutcomeKind {
 
     /// Whether people are told about it (DESIGN.md: nothing to do means a log line only).
     pub fn is_notified(self) -> bool {
-        !matches!(self, OutcomeKind::Compliant | OutcomeKind::NotFound)
+        !matches!(
+            self,
+            OutcomeKind::Compliant | OutcomeKind::NotFound | OutcomeKind::Waiting
+        )
+    }
+
+    /// Whether a scheduled sweep tells people about it: only about what it changed, would change,
+    /// or failed to change. A skipped resource was reported when its event came, and would
+    /// otherwise be reported again on every sweep.
+    pub fn is_notified_by_sweep(self) -> bool {
+        self.is_notified() && self != OutcomeKind::Skipped
     }
 }
 

@@ -1,6 +1,10 @@
-//! Seeding and reading EC2 security groups in moto, for tests and the demo.
+//! Seeding and reading EC2 security groups and instances in moto, for tests and the demo.
 
-use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, Tag, UserIdGroupPair};
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, Ipv6Range, Tag, TagSpecification, UserIdGroupPair,
+};
 use aws_sdk_ec2::Client;
 
 pub async fn create_group(ec2: &Client, name: &str) -> String {
@@ -93,11 +97,96 @@ async fn rules(ec2: &Client, group_id: &str, egress: bool) -> Vec<String> {
     lines
 }
 
-pub async fn tag_group(ec2: &Client, group_id: &str, key: &str, value: &str) {
+/// Tags any EC2 resource (group or instance).
+pub async fn tag(ec2: &Client, resource_id: &str, key: &str, value: &str) {
     ec2.create_tags()
-        .resources(group_id)
+        .resources(resource_id)
         .tags(Tag::builder().key(key).value(value).build())
         .send()
         .await
-        .expect("tag group");
+        .expect("create tags");
+}
+
+pub async fn tag_group(ec2: &Client, group_id: &str, key: &str, value: &str) {
+    tag(ec2, group_id, key, value).await;
+}
+
+pub async fn untag(ec2: &Client, resource_id: &str, key: &str) {
+    ec2.delete_tags()
+        .resources(resource_id)
+        .tags(Tag::builder().key(key).build())
+        .send()
+        .await
+        .expect("delete tags");
+}
+
+/// Launches `count` instances carrying `tags` (moto runs them at once) and returns their ids.
+/// moto accepts `aws:` tags from users, which lets tests seed `aws:autoscaling:groupName`
+/// (on AWS only Auto Scaling sets it).
+pub async fn launch(ec2: &Client, count: i32, tags: &[(&str, &str)]) -> Vec<String> {
+    let mut request = ec2
+        .run_instances()
+        .image_id("ami-0abcdef1234567890")
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+        .min_count(count)
+        .max_count(count);
+    if !tags.is_empty() {
+        let mut spec =
+            TagSpecification::builder().resource_type(aws_sdk_ec2::types::ResourceType::Instance);
+        for (k, v) in tags {
+            spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+        }
+        request = request.tag_specifications(spec.build());
+    }
+    request
+        .send()
+        .await
+        .expect("run instances")
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(String::from))
+        .collect()
+}
+
+pub async fn launch_one(ec2: &Client, tags: &[(&str, &str)]) -> String {
+    launch(ec2, 1, tags).await.remove(0)
+}
+
+/// The state name and tags of an instance.
+pub async fn instance(ec2: &Client, instance_id: &str) -> (String, BTreeMap<String, String>) {
+    let out = ec2
+        .describe_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+        .expect("describe instance");
+    let instance = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .next()
+        .expect("instance exists");
+    let state = instance
+        .state()
+        .and_then(|s| s.name())
+        .map(|n| n.as_str().to_string())
+        .unwrap_or_default();
+    let tags = instance
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+        .collect();
+    (state, tags)
+}
+
+pub async fn instance_state(ec2: &Client, instance_id: &str) -> String {
+    instance(ec2, instance_id).await.0
+}
+
+pub async fn stop(ec2: &Client, instance_id: &str) {
+    ec2.stop_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+        .expect("stop instance");
 }

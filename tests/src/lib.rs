@@ -88,6 +88,29 @@ pub async fn start_function(
     FunctionProcess::start(&function_binary(name), name, &env).await
 }
 
+/// One test's pretend account: a moto server of its own, clients, and a notification inbox.
+pub struct Account {
+    pub moto: Moto,
+    pub aws: Aws,
+    pub inbox: Notifications,
+}
+
+impl Account {
+    pub async fn new() -> Account {
+        let moto = Moto::checkout();
+        let aws = Aws::new(&moto.endpoint()).await;
+        let inbox = aws.notification_topic(&unique("remediation")).await;
+        Account { moto, aws, inbox }
+    }
+
+    /// Starts function `name` against this account, notifying its inbox, with extra `settings`.
+    pub async fn function(&self, name: &str, settings: &[(&str, &str)]) -> FunctionProcess {
+        let mut all = vec![("NOTIFICATION_TOPIC_ARN", self.inbox.topic_arn.as_str())];
+        all.extend_from_slice(settings);
+        start_function(name, &self.moto.endpoint(), &all).await
+    }
+}
+
 /// SDK clients pointed at moto, for seeding and inspecting state.
 #[derive(Clone)]
 pub struct Aws {
@@ -175,10 +198,11 @@ pub struct Notification {
 }
 
 impl Notifications {
-    /// Everything delivered so far (waits briefly for stragglers).
+    /// Everything delivered so far (waits briefly for stragglers when nothing has arrived yet).
     pub async fn drain(&self) -> Vec<Notification> {
         let mut received = Vec::new();
-        for _ in 0..3 {
+        let mut empty_polls = 0;
+        while empty_polls < 3 {
             let out = self
                 .sqs
                 .receive_message()
@@ -193,6 +217,7 @@ impl Notifications {
                 if !received.is_empty() {
                     break;
                 }
+                empty_polls += 1;
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }

@@ -27,7 +27,9 @@ impl MotoServer {
             let port = free_port();
             let log = std::env::temp_dir().join(format!("moto-{port}.log"));
             let log_file = std::fs::File::create(&log).expect("moto log file");
+            let recording = std::env::temp_dir().join(format!("moto-{port}.recording"));
             let child = Command::new(&python)
+                .env("MOTO_RECORDER_FILEPATH", recording)
                 .arg(&launcher)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
@@ -97,6 +99,23 @@ impl MotoServer {
                     .unwrap_or_default();
                 (subject, message)
             })
+            .collect()
+    }
+
+    /// Starts counting the AWS calls this server receives (moto's request recorder).
+    pub fn start_recording(&self) {
+        self.api("POST", "/moto-api/recorder/reset-recording", "");
+        self.api("POST", "/moto-api/recorder/start-recording", "");
+    }
+
+    /// The AWS operations received since [`MotoServer::start_recording`], in order
+    /// (`DescribeInstances`, `Publish`, or `S3 PUT /bucket?acl` for S3's REST calls).
+    pub fn recorded_calls(&self) -> Vec<String> {
+        self.api("POST", "/moto-api/recorder/stop-recording", "");
+        let (_, log) = self.api("GET", "/moto-api/recorder/download-recording", "");
+        log.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .map(|entry| operation_name(&entry))
             .collect()
     }
 
@@ -195,4 +214,43 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// The operation of one recorded request: the query protocol's `Action`, the JSON protocol's
+/// `X-Amz-Target`, or the method and path of a REST call.
+fn operation_name(entry: &serde_json::Value) -> String {
+    let body = entry["body"].as_str().unwrap_or("");
+    let body = if entry["body_encoded"] == true {
+        aws_smithy_types::base64::decode(body)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .unwrap_or_default()
+    } else {
+        body.to_string()
+    };
+    let url = entry["url"].as_str().unwrap_or("");
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let action = body
+        .split('&')
+        .chain(query.split('&'))
+        .find_map(|pair| pair.strip_prefix("Action="));
+    if let Some(action) = action {
+        return action.to_string();
+    }
+    let headers = &entry["headers"];
+    let target = headers
+        .as_object()
+        .and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+        })
+        .and_then(|(_, v)| v.as_str());
+    if let Some(target) = target {
+        return target.rsplit('.').next().unwrap_or(target).to_string();
+    }
+    let path = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or(url);
+    format!("S3 {} {path}", entry["method"].as_str().unwrap_or("?"))
 }

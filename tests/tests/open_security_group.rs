@@ -3,37 +3,33 @@
 //! so tests read rules back with DescribeSecurityGroupRules (as the function does) instead.
 
 use remediation_tests::ec2::{self as sg, egress, ingress, open};
-use remediation_tests::{event, start_function, unique, Aws, FunctionProcess, Moto, Notifications};
+use remediation_tests::{event, unique, Account, FunctionProcess};
 use serde_json::{json, Value};
 
 const FUNCTION: &str = "open-security-group";
 const SAMPLE_GROUP: &str = "sg-0a1b2c3d4e5f60718";
 
 struct World {
-    moto: Moto,
-    aws: Aws,
-    inbox: Notifications,
+    account: Account,
     group: String,
+}
+
+impl std::ops::Deref for World {
+    type Target = Account;
+    fn deref(&self) -> &Account {
+        &self.account
+    }
 }
 
 impl World {
     async fn new() -> World {
-        let moto = Moto::checkout();
-        let aws = Aws::new(&moto.endpoint()).await;
-        let inbox = aws.notification_topic(&unique("remediation")).await;
-        let group = sg::create_group(&aws.ec2, &unique("web")).await;
-        World {
-            moto,
-            aws,
-            inbox,
-            group,
-        }
+        let account = Account::new().await;
+        let group = sg::create_group(&account.aws.ec2, &unique("web")).await;
+        World { account, group }
     }
 
     async fn function(&self, settings: &[(&str, &str)]) -> FunctionProcess {
-        let mut all = vec![("NOTIFICATION_TOPIC_ARN", self.inbox.topic_arn.as_str())];
-        all.extend_from_slice(settings);
-        start_function(FUNCTION, &self.moto.endpoint(), &all).await
+        self.account.function(FUNCTION, settings).await
     }
 
     fn event(&self, file: &str) -> Value {
@@ -356,7 +352,13 @@ async fn scheduled_sweep_fixes_every_open_group_and_only_those() {
         ingress(ec2, &exempt).await,
         lines(&["tcp 3389-3389 0.0.0.0/0"])
     );
-    assert_eq!(world.inbox.drain().await.len(), 2);
+    let notes = world.inbox.drain().await;
+    assert_eq!(
+        notes.len(),
+        1,
+        "a sweep notifies what it changed, not the exempt group again"
+    );
+    assert_eq!(notes[0].document["resource_id"], open_ssh.as_str());
 }
 
 #[tokio::test]

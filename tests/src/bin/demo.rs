@@ -1,6 +1,7 @@
 //! `make demo`: the remediations at work on a pretend account (moto), before the user's eyes.
 //!
-//! Seeds a public bucket, a public object, a private bucket and a security group open to the world,
+//! Seeds a public bucket, a public object, a private bucket, a security group open to the world and
+//! instances with and without the required tags,
 //! runs the real function binaries through the Lambda Runtime API emulator on the sample events, and
 //! prints the state before and after and the notifications a person would receive by email.
 
@@ -73,6 +74,17 @@ async fn show_state(aws: &Aws, owner: &str) {
     }
 }
 
+async fn show_instances(aws: &Aws, instances: &[(&str, String)]) {
+    for (label, id) in instances {
+        let (state, tags) = sg::instance(&aws.ec2, id).await;
+        let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "  instance {id} ({label}): {state}, tags [{}]",
+            tags.join(", ")
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let moto = Moto::dedicated();
@@ -89,10 +101,22 @@ async fn main() {
     sg::open(&aws.ec2, &group, "-1", -1, -1, "0.0.0.0/0").await;
     sg::open(&aws.ec2, &group, "tcp", 22, 22, "::/0").await;
     sg::open(&aws.ec2, &group, "tcp", 5432, 5432, "10.0.0.0/16").await;
+    let instances = [
+        (
+            "no env tag",
+            sg::launch_one(&aws.ec2, &[("Name", "build-box")]).await,
+        ),
+        ("no tags, grace period", sg::launch_one(&aws.ec2, &[]).await),
+        (
+            "tagged",
+            sg::launch_one(&aws.ec2, &[("Name", "api"), ("env", "prod")]).await,
+        ),
+    ];
 
     heading("Before");
     show_state(&aws, &owner).await;
     show_group(&aws, &group).await;
+    show_instances(&aws, &instances).await;
 
     let settings = [("NOTIFICATION_TOPIC_ARN", inbox.topic_arn.as_str())];
     let mut function = start_function("s3-public-access", &moto.endpoint(), &settings).await;
@@ -139,9 +163,31 @@ async fn main() {
         );
     }
 
+    heading("Running untagged-instance on EC2 state changes (the second with GRACE_MINUTES=60)");
+    let endpoint = moto.endpoint();
+    let mut stopper = start_function("untagged-instance", &endpoint, &settings).await;
+    let graceful_settings = [settings[0], ("GRACE_MINUTES", "60")];
+    let mut graceful = start_function("untagged-instance", &endpoint, &graceful_settings).await;
+    for (i, (label, id)) in instances.iter().enumerate() {
+        let function = if i == 1 { &mut graceful } else { &mut stopper };
+        let payload = event(
+            "untagged-instance/instance-running.json",
+            &[("i-0a1b2c3d4e5f60718", id)],
+        );
+        let invocation = function.invoke(&payload).await;
+        if let Ok(response) = &invocation.result {
+            println!(
+                "  instance-running.json on {id} ({label}): {} ({} ms)",
+                response["results"][0]["outcome"].as_str().unwrap_or("?"),
+                invocation.duration.as_millis()
+            );
+        }
+    }
+
     heading("After");
     show_state(&aws, &owner).await;
     show_group(&aws, &group).await;
+    show_instances(&aws, &instances).await;
 
     heading("What the security team receives (email)");
     for (subject, message) in moto.published(&inbox.topic_arn) {

@@ -1,0 +1,491 @@
+//! End to end: the real `untagged-instance` binary under the Runtime API emulator, against moto.
+//! Instances are seeded with the SDK; the function reads them back as it would on AWS.
+
+use std::time::Duration;
+
+use remediation_tests::ec2::{instance, instance_state, launch, launch_one, stop, tag};
+use remediation_tests::{event, Account, FunctionProcess};
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+const FUNCTION: &str = "untagged-instance";
+const SAMPLE_INSTANCE: &str = "i-0a1b2c3d4e5f60718";
+const STOP_AFTER: &str = "remediation:stop-after";
+
+const GOOD: &[(&str, &str)] = &[("Name", "web-1"), ("env", "dev")];
+const NO_ENV: &[(&str, &str)] = &[("Name", "web-1")];
+
+struct World {
+    account: Account,
+}
+
+impl std::ops::Deref for World {
+    type Target = Account;
+    fn deref(&self) -> &Account {
+        &self.account
+    }
+}
+
+impl World {
+    async fn new() -> World {
+        World {
+            account: Account::new().await,
+        }
+    }
+
+    async fn function(&self, settings: &[(&str, &str)]) -> FunctionProcess {
+        self.account.function(FUNCTION, settings).await
+    }
+
+    /// A sample event about `instance_id`.
+    fn event(&self, file: &str, instance_id: &str) -> Value {
+        event(
+            &format!("{FUNCTION}/{file}"),
+            &[(SAMPLE_INSTANCE, instance_id)],
+        )
+    }
+
+    async fn launch(&self, tags: &[(&str, &str)]) -> String {
+        launch_one(&self.aws.ec2, tags).await
+    }
+
+    async fn state(&self, instance_id: &str) -> String {
+        instance_state(&self.aws.ec2, instance_id).await
+    }
+
+    async fn mark(&self, instance_id: &str) -> Option<String> {
+        instance(&self.aws.ec2, instance_id)
+            .await
+            .1
+            .get(STOP_AFTER)
+            .cloned()
+    }
+}
+
+fn is_stopped(state: &str) -> bool {
+    matches!(state, "stopping" | "stopped")
+}
+
+fn outcome(response: &Value) -> &str {
+    response["results"][0]["outcome"].as_str().unwrap_or("?")
+}
+
+/// The CreateTags event (same request shape as DeleteTags) adding `key=value` to `instance_id`.
+fn create_tags_event(world: &World, instance_id: &str, key: &str, value: &str) -> Value {
+    let mut event = world.event("delete-tags-instance.json", instance_id);
+    event["detail"]["eventName"] = json!("CreateTags");
+    event["detail"]["requestParameters"]["tagSet"] =
+        json!({"items": [{"key": key, "value": value}]});
+    event
+}
+
+#[tokio::test]
+async fn an_instance_without_env_is_stopped_and_a_tagged_one_keeps_running() {
+    let world = World::new().await;
+    let bad = world.launch(NO_ENV).await;
+    let good = world.launch(GOOD).await;
+    let mut function = world.function(&[]).await;
+
+    let response = function
+        .invoke(&world.event("run-instances.json", &bad))
+        .await
+        .response()
+        .clone();
+    assert_eq!(outcome(&response), "remediated", "{response}");
+    assert!(is_stopped(&world.state(&bad).await));
+
+    let response = function
+        .invoke(&world.event("run-instances.json", &good))
+        .await
+        .response()
+        .clone();
+    assert_eq!(outcome(&response), "compliant", "{response}");
+    assert_eq!(world.state(&good).await, "running");
+
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), 1, "one message, for the stopped instance");
+    let doc = &notes[0].document;
+    assert_eq!(doc["function"], FUNCTION);
+    assert_eq!(doc["outcome"], "remediated");
+    assert_eq!(doc["resource_type"], "ec2-instance");
+    assert_eq!(doc["resource_id"], bad.as_str());
+    assert_eq!(doc["changes"], json!(["stopped"]));
+    assert_eq!(doc["trigger"]["source"], "cloudtrail");
+    assert_eq!(doc["reason"], "missing tag env (required: Name, env)");
+    assert_eq!(notes[0].subject, format!("[remediated] {bad}: stopped"));
+    assert_eq!(
+        notes[0].attributes["resource_type"]["Value"],
+        "ec2-instance"
+    );
+}
+
+#[tokio::test]
+async fn every_trigger_kind_stops_an_untagged_instance() {
+    let world = World::new().await;
+    let mut function = world.function(&[]).await;
+    for file in [
+        "instance-running.json",
+        "instance-pending.json",
+        "run-instances.json",
+        "delete-tags-instance.json",
+        "config-required-tags.json",
+        "config-required-tags-first-evaluation.json",
+    ] {
+        let id = world.launch(&[]).await;
+        let response = function
+            .invoke(&world.event(file, &id))
+            .await
+            .response()
+            .clone();
+        assert_eq!(outcome(&response), "remediated", "{file}: {response}");
+        assert!(is_stopped(&world.state(&id).await), "{file}");
+    }
+    // CreateTags that sets a value outside the list.
+    let id = world.launch(NO_ENV).await;
+    tag(&world.aws.ec2, &id, "env", "qa").await;
+    let mut function = world
+        .function(&[("REQUIRED_TAGS", "Name,env=prod|stg|dev")])
+        .await;
+    let response = function
+        .invoke(&create_tags_event(&world, &id, "env", "qa"))
+        .await
+        .response()
+        .clone();
+    assert_eq!(outcome(&response), "remediated", "{response}");
+    assert!(response["results"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("tag env=\"qa\" is not one of prod|stg|dev"));
+    let sources: Vec<String> = world
+        .inbox
+        .drain()
+        .await
+        .iter()
+        .map(|n| {
+            n.document["trigger"]["source"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(sources.len(), 7);
+    for source in ["ec2-state", "cloudtrail", "config"] {
+        assert!(sources.iter().any(|s| s == source), "{sources:?}");
+    }
+}
+
+#[tokio::test]
+async fn allowed_values_and_case_hints() {
+    let world = World::new().await;
+    let prod = world.launch(&[("Name", "db"), ("env", "prod")]).await;
+    let capital_key = world.launch(&[("Name", "db"), ("Env", "prod")]).await;
+    let capital_value = world.launch(&[("Name", "db"), ("env", "Prod")]).await;
+    let empty_name = world.launch(&[("Name", " "), ("env", "prod")]).await;
+    let mut function = world
+        .function(&[("REQUIRED_TAGS", "Name,env=prod|stg|dev")])
+        .await;
+    for id in [&prod, &capital_key, &capital_value, &empty_name] {
+        function
+            .invoke(&world.event("instance-running.json", id))
+            .await;
+    }
+    assert_eq!(world.state(&prod).await, "running");
+    for id in [&capital_key, &capital_value, &empty_name] {
+        assert!(is_stopped(&world.state(id).await), "{id}");
+    }
+    let reasons: Vec<(String, String)> = world
+        .inbox
+        .drain()
+        .await
+        .iter()
+        .map(|n| {
+            (
+                n.document["resource_id"].as_str().unwrap().to_string(),
+                n.document["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let reason = |id: &str| reasons.iter().find(|(i, _)| i == id).unwrap().1.clone();
+    assert!(reason(&capital_key)
+        .contains("it has \"Env\": tag keys are case-sensitive, rename it to env"));
+    assert!(reason(&capital_value).contains("values are case-sensitive: use env=prod"));
+    assert!(reason(&empty_name).contains("tag Name is empty"));
+    assert_eq!(reasons.len(), 3);
+}
+
+#[tokio::test]
+async fn exempt_auto_scaling_and_stopped_instances_are_not_stopped() {
+    let world = World::new().await;
+    let exempt = world.launch(&[("remediation:exempt", "load test")]).await;
+    let scaled = world
+        .launch(&[("aws:autoscaling:groupName", "web-asg")])
+        .await;
+    let already_stopped = world.launch(&[]).await;
+    stop(&world.aws.ec2, &already_stopped).await;
+    let mut function = world.function(&[]).await;
+
+    let mut outcomes = Vec::new();
+    for id in [&exempt, &scaled, &already_stopped] {
+        let response = function
+            .invoke(&world.event("instance-running.json", id))
+            .await
+            .response()
+            .clone();
+        outcomes.push(outcome(&response).to_string());
+    }
+    assert_eq!(outcomes, ["skipped", "skipped", "compliant"]);
+    assert_eq!(world.state(&exempt).await, "running");
+    assert_eq!(world.state(&scaled).await, "running");
+
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), 2, "no message about the stopped instance");
+    let scaled_note = notes
+        .iter()
+        .find(|n| n.document["resource_id"] == scaled.as_str())
+        .unwrap();
+    assert_eq!(scaled_note.document["outcome"], "skipped");
+    assert!(scaled_note.document["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Auto Scaling group web-asg would replace it"));
+    assert_eq!(scaled_note.document["changes"], json!([]));
+}
+
+#[tokio::test]
+async fn grace_period_marks_waits_stops_after_the_deadline_and_unmarks_when_fixed() {
+    let world = World::new().await;
+    let late = world.launch(NO_ENV).await;
+    let fixed = world.launch(NO_ENV).await;
+    let mut function = world.function(&[("GRACE_MINUTES", "30")]).await;
+    let before = OffsetDateTime::now_utc();
+
+    // First sight: marked, still running, told when it will be stopped.
+    for id in [&late, &fixed] {
+        let response = function
+            .invoke(&world.event("instance-running.json", id))
+            .await
+            .response()
+            .clone();
+        assert_eq!(outcome(&response), "marked", "{response}");
+        assert_eq!(world.state(id).await, "running");
+    }
+    let deadline = world.mark(&late).await.expect("marked");
+    let parsed = OffsetDateTime::parse(&deadline, &Rfc3339).expect("RFC 3339");
+    let minutes = (parsed - before).whole_seconds() as f64 / 60.0;
+    assert!(
+        (29.0..=31.0).contains(&minutes),
+        "deadline {deadline} is {minutes} min away"
+    );
+    assert!(deadline.ends_with('Z'), "{deadline} is UTC");
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), 2);
+    assert_eq!(notes[0].document["outcome"], "marked");
+    assert_eq!(
+        notes[0].document["changes"],
+        json!([format!("tagged {STOP_AFTER}={deadline}")])
+    );
+    assert!(notes[0].document["reason"]
+        .as_str()
+        .unwrap()
+        .contains(&format!(
+            "it will be stopped after {deadline} unless it is tagged Name, env"
+        )));
+
+    // Before the deadline: nothing happens, nobody is told again.
+    let response = function
+        .invoke(&world.event("instance-running.json", &late))
+        .await
+        .response()
+        .clone();
+    assert_eq!(outcome(&response), "waiting", "{response}");
+    assert_eq!(world.state(&late).await, "running");
+
+    // After the deadline (the mark moved into the past): stopped.
+    tag(&world.aws.ec2, &late, STOP_AFTER, "2026-01-01T00:00:00Z").await;
+    let response = function
+        .invoke(&world.event("instance-running.json", &late))
+        .await
+        .response()
+        .clone();
+    assert_eq!(outcome(&response), "remediated", "{response}");
+    assert!(is_stopped(&world.state(&late).await));
+
+    // Fixed in time: the mark goes, the instance keeps running, no message.
+    tag(&world.aws.ec2, &fixed, "env", "dev").await;
+    let response = function
+        .invoke(&create_tags_event(&world, &fixed, "env", "dev"))
+        .await
+        .response()
+        .clone();
+    assert_eq!(outcome(&response), "compliant", "{response}");
+    assert_eq!(
+        response["results"][0]["changes"],
+        json!([format!("removed tag {STOP_AFTER}")])
+    );
+    assert_eq!(world.mark(&fixed).await, None);
+    assert_eq!(world.state(&fixed).await, "running");
+
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), 1, "only the stop after the deadline");
+    assert!(notes[0].document["reason"]
+        .as_str()
+        .unwrap()
+        .contains("the grace period ended at 2026-01-01T00:00:00Z"));
+}
+
+#[tokio::test]
+async fn dry_run_stops_and_marks_nothing() {
+    let world = World::new().await;
+    let id = world.launch(&[]).await;
+    for settings in [
+        &[("DRY_RUN", "true")][..],
+        &[("DRY_RUN", "true"), ("GRACE_MINUTES", "5")],
+    ] {
+        let mut function = world.function(settings).await;
+        let response = function
+            .invoke(&world.event("instance-running.json", &id))
+            .await
+            .response()
+            .clone();
+        assert_eq!(outcome(&response), "dry-run", "{response}");
+    }
+    assert_eq!(world.state(&id).await, "running");
+    assert_eq!(world.mark(&id).await, None);
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), 2);
+    assert_eq!(notes[0].document["changes"], json!(["stopped"]));
+    assert!(notes[1].document["changes"][0]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("tagged {STOP_AFTER}=")));
+}
+
+#[tokio::test]
+async fn a_sweep_over_300_instances_stops_exactly_the_wrong_ones_in_a_few_calls() {
+    let world = World::new().await;
+    let ec2 = &world.aws.ec2;
+    let good = launch(ec2, 150, GOOD).await;
+    let missing_env = launch(ec2, 90, NO_ENV).await;
+    let untagged = launch(ec2, 30, &[]).await;
+    let exempt = launch(ec2, 15, &[("remediation:exempt", "batch")]).await;
+    let scaled = launch(ec2, 15, &[("aws:autoscaling:groupName", "workers")]).await;
+    let stopped_already = launch(ec2, 10, &[]).await;
+    for id in &stopped_already {
+        stop(ec2, id).await;
+    }
+
+    let mut function = world.function(&[]).await;
+    let server = world.moto.server();
+    server.start_recording();
+    let response = function
+        .invoke_with_timeout(
+            &world.event("scheduled-sweep.json", "-"),
+            Duration::from_secs(120),
+        )
+        .await
+        .response()
+        .clone();
+    let calls = server.recorded_calls();
+
+    assert_eq!(
+        response["summary"]["remediated"], 120,
+        "{}",
+        response["summary"]
+    );
+    assert_eq!(
+        response["summary"]["skipped"], 30,
+        "{}",
+        response["summary"]
+    );
+    assert_eq!(
+        response["summary"]["compliant"], 150,
+        "{}",
+        response["summary"]
+    );
+    for id in missing_env.iter().chain(&untagged) {
+        assert!(is_stopped(&world.state(id).await), "{id}");
+    }
+    for id in good.iter().chain(&exempt).chain(&scaled) {
+        assert_eq!(world.state(id).await, "running", "{id}");
+    }
+    let count = |name: &str| calls.iter().filter(|c| *c == name).count();
+    assert_eq!(count("DescribeInstances"), 1, "{calls:?}");
+    assert_eq!(count("StopInstances"), 2, "120 instances in batches of 100");
+    assert_eq!(
+        count("Publish"),
+        120,
+        "one message per stopped instance, none for skipped ones in a sweep"
+    );
+    assert_eq!(calls.len(), 1 + 2 + 120, "{calls:?}");
+    assert_eq!(world.inbox.drain().await.len(), 120);
+}
+
+#[tokio::test]
+async fn a_nonexistent_instance_is_nothing_to_do() {
+    let world = World::new().await;
+    let mut function = world.function(&[]).await;
+    let response = function
+        .invoke(&world.event("run-instances.json", "i-0000000000000dead"))
+        .await
+        .response()
+        .clone();
+    assert_eq!(outcome(&response), "not-found", "{response}");
+    assert!(world.inbox.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn replays_change_nothing_more_and_unrelated_events_are_ignored() {
+    let world = World::new().await;
+    let id = world.launch(&[]).await;
+    let mut function = world.function(&[]).await;
+    let delete_tags = world.event("delete-tags-instance.json", &id);
+    assert_eq!(
+        outcome(&function.invoke(&delete_tags).await.response().clone()),
+        "remediated"
+    );
+    assert_eq!(
+        outcome(&function.invoke(&delete_tags).await.response().clone()),
+        "compliant"
+    );
+    assert_eq!(
+        world.inbox.drain().await.len(),
+        1,
+        "one message for two deliveries"
+    );
+
+    let volume_tags = {
+        let mut e = create_tags_event(&world, "vol-0123456789abcdef0", "env", "x");
+        e["detail"]["eventName"] = json!("CreateTags");
+        e
+    };
+    for payload in [
+        volume_tags,
+        event("open-security-group/config-restricted-ssh.json", &[]),
+        event("s3-public-access/put-bucket-acl-allusers-read.json", &[]),
+        json!({"hello": "world"}),
+    ] {
+        let response = function.invoke(&payload).await.response().clone();
+        assert_eq!(response["status"], "ignored", "{response}");
+        assert!(!response["results"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_bad_required_tags_setting_stops_the_process_before_the_first_invocation() {
+    let world = World::new().await;
+    for value in ["env=", "Name,Name"] {
+        let mut function = world.function(&[("REQUIRED_TAGS", value)]).await;
+        let status = function
+            .wait_exit(Duration::from_secs(10))
+            .await
+            .expect("the process ends");
+        assert!(!status.success());
+        assert!(function.init_duration().is_none());
+        let logs = function.logs().join("\n");
+        assert!(logs.contains("REQUIRED_TAGS"), "{logs}");
+    }
+}
