@@ -144,7 +144,7 @@ impl IngressRule {
         }
     }
 
-    fn source_text(&self) -> &str {
+    pub fn source_text(&self) -> &str {
         match &self.source {
             RuleSource::Ipv4(s) | RuleSource::Ipv6(s) | RuleSource::Other(s) => s,
         }

@@ -3,6 +3,7 @@
 //! - [`emulator`]: a Lambda Runtime API emulator running the real function binaries
 //! - helpers to load sample events, build AWS clients against moto, and read notifications.
 
+pub mod config_stub;
 pub mod ec2;
 pub mod emulator;
 pub mod moto;
