@@ -580,3 +580,15 @@ async fn bad_parameters_and_other_events_get_clear_answers() {
             .is_empty());
     }
 }
+
+#[test]
+fn a_blank_tag_value_is_non_compliant_as_the_remediation_sees_it() {
+    let mut instance = item("configuration-item-change-instance.json");
+    instance["tags"] = json!({"Name": " ", "env": "dev"});
+    let evaluation = evaluate_item(&instance, &scope(), now()).unwrap();
+    assert_eq!(evaluation.compliance, Compliance::NonCompliant);
+    assert_eq!(
+        evaluation.annotation,
+        "tag Name is empty (required: Name, env)"
+    );
+}
