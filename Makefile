@@ -5,8 +5,14 @@ CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
 VENV_STAMP := $(VENV)/.installed
+# Template tooling, in venvs of their own (aws-sam-cli and checkov pin conflicting boto3 versions).
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
-.PHONY: all build test lint demo venv invoke clean
+.PHONY: all build test lint lint-template demo venv invoke sam-build clean
 
 all: test
 
@@ -17,6 +23,16 @@ $(VENV_STAMP): requirements-test.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
+$(SAM_STAMP): requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
 # Release-shaped binaries: target/release/{s3-public-access,...} plus the test rig (local-invoke, demo).
 build:
 	$(CARGO) build --release --workspace --all-targets
@@ -25,9 +41,25 @@ build:
 test: venv build
 	$(CARGO) test --release --workspace
 
-lint:
+lint: lint-template
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+
+# The SAM template: SAM's own linter, cfn-lint on the translated CloudFormation (plain cfn-lint stops
+# at AWS::Serverless resources), and checkov (skips are justified next to them in the template).
+lint-template: $(SAM_STAMP) $(CHECKOV_STAMP)
+	$(SAM) validate --lint --region us-east-1
+	mkdir -p target
+	AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/python tools/translate_template.py template.yaml target/template.translated.json
+	$(SAM_VENV)/bin/cfn-lint target/template.translated.json
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+
+# `sam build` through cargo-lambda (pip brings zig for cross-compiling). arm64 needs
+# `rustup target add aarch64-unknown-linux-gnu`; ARCH=x86_64 builds for x86_64.
+ARCH ?= arm64
+sam-build: $(SAM_STAMP)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --parameter-overrides Architecture=$(ARCH)
 
 # The remediations at work on a pretend account, printed before and after.
 demo: venv build
@@ -39,4 +71,4 @@ invoke: venv build
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam

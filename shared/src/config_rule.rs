@@ -28,6 +28,18 @@ use crate::security_group::{plan_group, IngressRule, RuleSource, SecurityGroupAc
 use crate::shape::str_field;
 use crate::trigger::{parse_payload, ConfigRuleInvocation, Trigger, TriggerEvent};
 
+/// The IAM actions this rule needs: its own PutEvaluations, and the read-only calls it makes through
+/// the remediations' action layers (never their changes).
+pub const IAM_ACTIONS: &[&str] = &[
+    "config:PutEvaluations",
+    "s3:ListAllMyBuckets",
+    "s3:GetBucketAcl",
+    "s3:GetBucketTagging",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSecurityGroupRules",
+    "ec2:DescribeInstances",
+];
+
 pub const BUCKET: &str = "AWS::S3::Bucket";
 pub const SECURITY_GROUP: &str = "AWS::EC2::SecurityGroup";
 pub const INSTANCE: &str = "AWS::EC2::Instance";

@@ -24,6 +24,14 @@ use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::shape::{ec2_items, str_field};
 use crate::trigger::{ApiCall, Trigger, TriggerEvent};
 
+/// The IAM actions behind every EC2 call in this module (checked against the code and the template).
+pub const IAM_ACTIONS: &[&str] = &[
+    "ec2:DescribeInstances",
+    "ec2:StopInstances",
+    "ec2:CreateTags",
+    "ec2:DeleteTags",
+];
+
 /// The grace-period mark: a UTC RFC 3339 time after which the instance is stopped.
 pub const STOP_AFTER_TAG: &str = "remediation:stop-after";
 /// Set by EC2 Auto Scaling on every instance it launches.

@@ -4,10 +4,12 @@
 //! - [`config`]: settings read once from the environment
 //! - [`invocation`]: the shared invocation loop (targets -> check/fix -> notify -> report)
 //! - [`s3`], [`security_group`], [`instance`]: policies (pure) and actions (SDK calls) per resource kind
+//! - [`catalog`]: the functions, the IAM actions they need, the triggers they handle
 //! - [`config_rule`]: the custom AWS Config rule, evaluating with the same policies
 //! - [`identity`]: recognising the function's own changes (loop guard)
 //! - [`notify`]: SNS message building and publishing
 
+pub mod catalog;
 pub mod config;
 pub mod config_rule;
 pub mod error;

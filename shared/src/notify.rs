@@ -88,6 +88,9 @@ impl Message {
     }
 }
 
+/// The IAM actions behind the SNS call in this module (checked against the code and the template).
+pub const IAM_ACTIONS: &[&str] = &["sns:Publish"];
+
 const SUBJECT_LIMIT: usize = 100;
 
 /// `[remediated] my-bucket: removed AllUsers READ (+1 more)`: printable ASCII, at most 100 characters

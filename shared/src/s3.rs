@@ -16,6 +16,18 @@ use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::shape::{field_ignore_case, one_or_many, str_field, strings};
 use crate::trigger::{ApiCall, Trigger, TriggerEvent};
 
+/// The IAM actions behind every S3 call in this module (checked against the code and the template).
+pub const IAM_ACTIONS: &[&str] = &[
+    "s3:GetBucketAcl",
+    "s3:PutBucketAcl",
+    "s3:GetObjectAcl",
+    "s3:PutObjectAcl",
+    "s3:GetBucketTagging",
+    "s3:GetBucketPublicAccessBlock",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:ListAllMyBuckets",
+];
+
 pub const ALL_USERS_URI: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 pub const AUTHENTICATED_USERS_URI: &str =
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";

@@ -22,6 +22,14 @@ use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::shape::{ec2_items, str_field};
 use crate::trigger::{ApiCall, Trigger, TriggerEvent};
 
+/// The IAM actions behind every EC2 call in this module (checked against the code and the template).
+pub const IAM_ACTIONS: &[&str] = &[
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSecurityGroupRules",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupIngress",
+];
+
 pub const ANY_IPV4: &str = "0.0.0.0/0";
 pub const ANY_IPV6: &str = "::/0";
 const ALL_PORTS: RangeInclusive<u16> = 0..=65535;
