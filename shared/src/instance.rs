@@ -12,7 +12,9 @@ use std::fmt;
 use std::future::Future;
 
 use aws_config::SdkConfig;
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, Instance, Tag};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -424,15 +426,11 @@ impl InstanceActions {
     /// Stops instances, many per call. An instance already stopping or stopped is simply reported
     /// in its current state by EC2, so a repeat is harmless.
     pub async fn stop(&self, ids: &[String]) -> PerInstance {
-        in_batches(ids, |batch| {
-            let request = self.client.stop_instances().set_instance_ids(Some(batch));
-            async move {
-                request
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| AwsError::from_sdk("StopInstances", e))
-            }
+        in_batches(ids, "StopInstances", |batch| {
+            self.client
+                .stop_instances()
+                .set_instance_ids(Some(batch))
+                .send()
         })
         .await
     }
@@ -440,19 +438,12 @@ impl InstanceActions {
     /// Tags instances with `key=value`, many per call.
     pub async fn tag(&self, ids: &[String], key: &str, value: &str) -> PerInstance {
         let tag = Tag::builder().key(key).value(value).build();
-        in_batches(ids, |batch| {
-            let request = self
-                .client
+        in_batches(ids, "CreateTags", |batch| {
+            self.client
                 .create_tags()
                 .set_resources(Some(batch))
-                .tags(tag.clone());
-            async move {
-                request
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| AwsError::from_sdk("CreateTags", e))
-            }
+                .tags(tag.clone())
+                .send()
         })
         .await
     }
@@ -460,32 +451,35 @@ impl InstanceActions {
     /// Removes the tag `key` from instances, many per call.
     pub async fn untag(&self, ids: &[String], key: &str) -> PerInstance {
         let tag = Tag::builder().key(key).build();
-        in_batches(ids, |batch| {
-            let request = self
-                .client
+        in_batches(ids, "DeleteTags", |batch| {
+            self.client
                 .delete_tags()
                 .set_resources(Some(batch))
-                .tags(tag.clone());
-            async move {
-                request
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| AwsError::from_sdk("DeleteTags", e))
-            }
+                .tags(tag.clone())
+                .send()
         })
         .await
     }
 }
 
-/// Runs `call` on batches of ids. EC2 fails a whole batch when one instance cannot take the change
-/// (wrong state, unsupported, gone); such a batch is retried one id at a time so that one instance
-/// cannot block the others. A transient failure is reported for the whole batch (Lambda retries).
-async fn in_batches<F, Fut>(ids: &[String], call: F) -> PerInstance
+/// Sends `operation` for batches of ids. EC2 fails a whole batch when one instance cannot take the
+/// change (wrong state, unsupported, gone); such a batch is retried one id at a time so that one
+/// instance cannot block the others. A transient failure is reported for the whole batch (Lambda
+/// retries).
+async fn in_batches<F, Fut, O, E>(ids: &[String], operation: &'static str, send: F) -> PerInstance
 where
     F: Fn(Vec<String>) -> Fut,
-    Fut: Future<Output = Result<(), AwsError>>,
+    Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    let call = |batch: Vec<String>| {
+        let sent = send(batch);
+        async move {
+            sent.await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk(operation, e))
+        }
+    };
     let mut results = PerInstance::new();
     for batch in ids.chunks(CHANGE_BATCH) {
         match call(batch.to_vec()).await {

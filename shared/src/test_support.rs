@@ -37,3 +37,17 @@ pub fn http_error(status: u16, body: String) -> Response {
         SdkBody::from(body),
     )
 }
+
+/// A sample event from the repository's `events/` folder (`"untagged-instance/run-instances.json"`).
+pub fn sample_payload(relative: &str) -> serde_json::Value {
+    let path = format!("{}/../events/{relative}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The first trigger of a sample event, which must parse.
+pub fn sample_trigger(relative: &str) -> crate::trigger::Trigger {
+    crate::trigger::parse_payload(&sample_payload(relative))
+        .remove(0)
+        .unwrap_or_else(|ignored| panic!("{relative}: {}", ignored.reason))
+}

@@ -14,11 +14,7 @@ fn now() -> OffsetDateTime {
 }
 
 fn sample(name: &str) -> Value {
-    let path = format!(
-        "{}/../events/config-rule/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    crate::test_support::sample_payload(&format!("config-rule/{name}"))
 }
 
 fn invoking_event(payload: &Value) -> Value {

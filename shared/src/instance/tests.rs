@@ -369,12 +369,7 @@ fn deadlines_are_utc_whole_seconds() {
 // --- triggers ---
 
 fn sample(name: &str) -> Trigger {
-    let path = format!(
-        "{}/../events/untagged-instance/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let payload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    parse_payload(&payload).remove(0).unwrap()
+    crate::test_support::sample_trigger(&format!("untagged-instance/{name}"))
 }
 
 #[test]
@@ -422,11 +417,8 @@ fn events_about_other_things_are_not_targets() {
     }
     assert!(targets_of(&other_call).is_err());
 
-    let sg_rule = format!(
-        "{}/../events/open-security-group/config-restricted-ssh.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let payload: Value = serde_json::from_str(&std::fs::read_to_string(sg_rule).unwrap()).unwrap();
+    let payload =
+        crate::test_support::sample_payload("open-security-group/config-restricted-ssh.json");
     assert!(targets_of(&parse_payload(&payload).remove(0).unwrap())
         .unwrap_err()
         .contains("not an EC2 instance"));
@@ -521,11 +513,7 @@ mod flows {
     }
 
     fn payload(name: &str) -> Value {
-        let path = format!(
-            "{}/../events/untagged-instance/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        crate::test_support::sample_payload(&format!("untagged-instance/{name}"))
     }
 
     #[tokio::test]

@@ -285,12 +285,7 @@ proptest! {
 }
 
 fn event(name: &str) -> Trigger {
-    let path = format!(
-        "{}/../events/open-security-group/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let payload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    parse_payload(&payload).remove(0).unwrap()
+    crate::test_support::sample_trigger(&format!("open-security-group/{name}"))
 }
 
 #[test]
