@@ -8,17 +8,30 @@ DESIGN.md lists these moto quirks; they are worked around here, never in functio
 2. Get{Bucket,Object}Acl render only the first grantee of a grant that was set with several grantees
    in one x-amz-grant-* header. Real S3 lists each grantee as its own grant, so grants are split here.
 
-It also exits when the process that started it goes away, so a test run never leaves servers behind.
+With IAM enforced (`/moto-api/reset-auth`), moto 5.2.5 recomputes SNS query signatures differently
+from the AWS SDK for Rust and answers SignatureDoesNotMatch; the rig tests authorization, not
+signatures, so signature checks are skipped here (access keys and policies are still enforced).
+
+It also exits when the process that started it goes away, so a test run never leaves servers behind,
+and it can inject faults for the reliability tests: POST /_rig/faults with
+[{"operation": "RevokeSecurityGroupIngress", "times": 2, "status": 400, "code": "RequestLimitExceeded"}]
+answers the next 2 calls of that query-protocol operation (EC2, SNS, STS) with that error instead of
+passing them to moto; "times": -1 means every call. GET /_rig/faults tells how many calls each fault answered.
 Usage: python tools/moto_server.py [moto_server arguments, e.g. -H 127.0.0.1 -p 5000]
 """
 
+import io
+import json
 import os
 import sys
 import threading
 import time
+from urllib.parse import parse_qs
 
 from moto.s3.models import FakeAcl, FakeGrant
 from moto.s3.responses import S3Response
+from moto.iam.access_control import IAMRequestBase
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
 _acl_from_headers = S3Response._acl_from_headers
@@ -47,6 +60,67 @@ def _put_object_acl_reading_the_body(self):
 
 S3Response._acl_from_headers = _acl_from_headers_one_grantee_per_grant
 S3Response.put_object_acl = _put_object_acl_reading_the_body
+IAMRequestBase.check_signature = lambda self: None
+
+
+_faults = []
+_faults_lock = threading.Lock()
+_dispatch = DomainDispatcherApplication.__call__
+
+
+def _query_request(environ):
+    """Action and form of a query-protocol request, leaving the body readable for moto."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        return None, {}
+    if "x-www-form-urlencoded" not in environ.get("CONTENT_TYPE", ""):
+        return None, {}
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    form = parse_qs(body.decode("utf-8", "replace"))
+    return form.get("Action", [None])[0], form
+
+
+def _error_body(fault, action, form):
+    code, message = fault["code"], fault.get("message", "injected by the test rig")
+    if form.get("Version") == ["2016-11-15"]:  # EC2's own error shape
+        return (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+                f"</Errors><RequestID>rig-{action}</RequestID></Response>")
+    return (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+            f"</Error><RequestId>rig-{action}</RequestId></ErrorResponse>")
+
+
+def _dispatch_with_faults(self, environ, start_response):
+    if environ.get("PATH_INFO") == "/_rig/faults":
+        if environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            faults = json.loads(environ["wsgi.input"].read(length) or b"[]")
+            with _faults_lock:
+                _faults[:] = [dict(f, hits=0) for f in faults]
+        with _faults_lock:
+            body = json.dumps(_faults).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+    if environ.get("PATH_INFO") == "/moto-api/reset":
+        with _faults_lock:
+            _faults.clear()
+    if _faults:
+        action, form = _query_request(environ)
+        with _faults_lock:
+            fault = next((f for f in _faults if f["operation"] == action and f["times"] != 0), None)
+            if fault is not None:
+                fault["times"] -= 1 if fault["times"] > 0 else 0
+                fault["hits"] += 1
+        if fault is not None:
+            body = _error_body(fault, action, form).encode()
+            status = fault.get("status", 400)
+            start_response(f"{status} Injected", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+            return [body]
+    return _dispatch(self, environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = _dispatch_with_faults
 
 
 def _exit_with_parent():

@@ -760,6 +760,11 @@ impl Remediation for UntaggedInstances {
             .collect()
     }
 
+    /// A thousand instances per chunk: at most ten StopInstances calls between looks at the deadline.
+    fn chunk_size(&self) -> usize {
+        1000
+    }
+
     fn describe(&self, target: &InstanceTarget) -> (ResourceType, String) {
         (ResourceType::Ec2Instance, target.instance_id.clone())
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -37,8 +38,9 @@ pub trait Remediation: Sync {
         trigger: &Trigger,
     ) -> impl Future<Output = Result<Outcome, AwsError>> + Send;
 
-    /// Checks every target of one trigger, in order. Remediations that can read and change many
-    /// resources per AWS call (instances) override this; the others check one by one.
+    /// Checks the targets of one trigger, in order. Remediations that can read and change many
+    /// resources per AWS call (instances) override this and [`Remediation::chunk_size`]; the
+    /// others check one by one.
     fn check_all(
         &self,
         targets: &[Self::Target],
@@ -54,9 +56,54 @@ pub trait Remediation: Sync {
         }
     }
 
+    /// How many targets one `check_all` call gets: their outcomes are notified before the next
+    /// chunk starts, and the deadline is looked at between chunks.
+    fn chunk_size(&self) -> usize {
+        1
+    }
+
     /// How a target is named in outcomes (for failures the check could not describe itself).
     fn describe(&self, target: &Self::Target) -> (ResourceType, String);
 }
+
+/// When an invocation stops starting new work, so that it still answers before Lambda's deadline.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    stop_at: Option<Instant>,
+}
+
+/// Most time kept back from Lambda's deadline to finish the resource at hand, notify and answer.
+const MAX_DEADLINE_RESERVE: Duration = Duration::from_secs(5);
+
+impl Deadline {
+    /// No deadline (tests, tools).
+    pub fn none() -> Self {
+        Deadline { stop_at: None }
+    }
+
+    /// Lambda's deadline for this invocation, less a reserve: a fifth of the time left, at most 5 s
+    /// (a function with a 60 s timeout stops starting new checks 5 s before the end).
+    pub fn from_lambda(context: &lambda_runtime::Context) -> Self {
+        Self::before(context.deadline())
+    }
+
+    pub fn before(deadline: SystemTime) -> Self {
+        let left = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let reserve = (left / 5).min(MAX_DEADLINE_RESERVE);
+        Deadline {
+            stop_at: Some(Instant::now() + (left - reserve)),
+        }
+    }
+
+    pub fn is_near(&self) -> bool {
+        self.stop_at.is_some_and(|at| Instant::now() >= at)
+    }
+}
+
+/// At most this many ids of unchecked resources are listed in the response (the count is always there).
+const MAX_LISTED_LEFT: usize = 100;
 
 /// One line of the response.
 #[derive(Debug, Serialize)]
@@ -73,13 +120,17 @@ pub struct ReportEntry {
     pub source: Option<Source>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// `unfinished` only: resources not checked before the deadline (the first 100).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<String>,
 }
 
 /// The function's response: what it did with every event and resource.
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub function: String,
-    /// `ignored` when nothing in the payload was usable, `done` otherwise.
+    /// `ignored` when nothing in the payload was usable, `unfinished` when time ran out before every
+    /// resource was checked, `done` otherwise.
     pub status: &'static str,
     pub summary: BTreeMap<&'static str, usize>,
     pub results: Vec<ReportEntry>,
@@ -97,8 +148,11 @@ impl Report {
 
     fn push(&mut self, entry: ReportEntry) {
         *self.summary.entry(entry.outcome).or_default() += 1;
-        if entry.outcome != "ignored" {
-            self.status = "done";
+        match entry.outcome {
+            "ignored" => {}
+            "unfinished" => self.status = "unfinished",
+            _ if self.status == "ignored" => self.status = "done",
+            _ => {}
         }
         self.results.push(entry);
     }
@@ -113,6 +167,7 @@ impl Report {
             changes: Vec::new(),
             source,
             event_id: ignored.event_id,
+            left: Vec::new(),
         });
     }
 
@@ -125,17 +180,57 @@ impl Report {
             changes: outcome.changes,
             source: Some(trigger.source),
             event_id: Some(trigger.event_id.clone()),
+            left: Vec::new(),
+        });
+    }
+
+    /// Resources of a trigger that were not checked because time ran out.
+    fn unfinished(&mut self, trigger: &Trigger, left: Vec<String>, checked: usize) {
+        let reason = match trigger.event {
+            TriggerEvent::Schedule { .. } => format!(
+                "the invocation's deadline was near: {} of {} resources not checked; the next sweep checks them",
+                left.len(),
+                left.len() + checked
+            ),
+            _ => format!(
+                "the invocation's deadline was near: {} of {} resources not checked; Lambda retries the event",
+                left.len(),
+                left.len() + checked
+            ),
+        };
+        tracing::warn!(event_id = %trigger.event_id, left = left.len(), checked, "{reason}");
+        self.push(ReportEntry {
+            outcome: "unfinished",
+            resource_type: None,
+            resource_id: None,
+            reason,
+            changes: Vec::new(),
+            source: Some(trigger.source),
+            event_id: Some(trigger.event_id.clone()),
+            left: left.into_iter().take(MAX_LISTED_LEFT).collect(),
         });
     }
 }
 
-/// Handles one Lambda payload. Returns an error (so Lambda retries) only when an AWS call failed
-/// transiently or a notification could not be sent; everything else is in the report.
-/// Every fix is idempotent, so a retry of the whole payload is safe.
+/// [`handle_until`] without a deadline.
 pub async fn handle<R: Remediation>(
     payload: Value,
     remediation: &R,
     notifier: &Notifier,
+) -> Result<Report, InvocationError> {
+    handle_until(payload, remediation, notifier, Deadline::none()).await
+}
+
+/// Handles one Lambda payload. Returns an error (so Lambda retries) only when an AWS call failed
+/// transiently, a notification could not be sent, or an event's resources were left unchecked at
+/// the deadline; everything else is in the report. A sweep that runs out of time answers with what
+/// it did and what is left (`unfinished`): the next sweep goes on, a retry would start over.
+/// Every fix is idempotent, so a retry of the whole payload is safe.
+pub async fn handle_until<R: Remediation>(
+    payload: Value,
+    remediation: &R,
+    notifier: &Notifier,
+    deadline: Deadline,
 ) -> Result<Report, InvocationError> {
     let mut report = Report::new(notifier.function());
     let mut retry_reasons = Vec::new();
@@ -148,6 +243,14 @@ pub async fn handle<R: Remediation>(
                 continue;
             }
         };
+        if deadline.is_near() {
+            report.unfinished(&trigger, Vec::new(), 0);
+            retry_reasons.push(format!(
+                "event {}: not started before the deadline",
+                trigger.event_id
+            ));
+            continue;
+        }
         // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
         let targets = match Box::pin(remediation.targets(&trigger)).await {
             Ok(Targets::Found(targets)) => targets,
@@ -170,6 +273,7 @@ pub async fn handle<R: Remediation>(
                         changes: Vec::new(),
                         source: Some(trigger.source),
                         event_id: Some(trigger.event_id.clone()),
+                        left: Vec::new(),
                     });
                 }
                 continue;
@@ -177,50 +281,52 @@ pub async fn handle<R: Remediation>(
         };
         tracing::info!(source = %trigger.source, event_id = %trigger.event_id, detail = %trigger.detail(), targets = targets.len(), "trigger accepted");
 
-        let results = Box::pin(remediation.check_all(&targets, &trigger)).await;
-        for (target, result) in targets.iter().zip(results) {
-            let outcome = match result {
-                Ok(outcome) => outcome,
-                Err(err) if err.is_transient() => {
-                    let (_, id) = remediation.describe(target);
-                    tracing::warn!(error = %err, resource_id = %id, "transient AWS error: Lambda will retry");
-                    retry_reasons.push(format!("{id}: {err}"));
+        let mut checked = 0;
+        for chunk in targets.chunks(remediation.chunk_size().max(1)) {
+            if deadline.is_near() {
+                break;
+            }
+            let results = Box::pin(remediation.check_all(chunk, &trigger)).await;
+            checked += chunk.len();
+            for (target, result) in chunk.iter().zip(results) {
+                let Some(outcome) = settle(remediation, target, result, &mut retry_reasons) else {
                     continue;
-                }
-                Err(err) => {
-                    let (resource_type, id) = remediation.describe(target);
-                    if err.is_not_found() {
-                        Outcome::new(
-                            OutcomeKind::NotFound,
-                            resource_type,
-                            id,
-                            format!("no longer exists ({err})"),
-                        )
-                    } else {
-                        Outcome::new(OutcomeKind::Failed, resource_type, id, err.to_string())
-                            .with_severity(Severity::High)
+                };
+                tracing::info!(
+                    outcome = outcome.outcome.as_str(),
+                    resource_type = outcome.resource_type.as_str(),
+                    resource_id = %outcome.resource_id,
+                    reason = %outcome.reason,
+                    changes = ?outcome.changes,
+                    "decision"
+                );
+                let notified = match trigger.event {
+                    TriggerEvent::Schedule { .. } => outcome.outcome.is_notified_by_sweep(),
+                    _ => outcome.outcome.is_notified(),
+                };
+                if notified {
+                    if let Err(err) = notifier.publish(&outcome, &trigger).await {
+                        tracing::error!(error = %err, resource_id = %outcome.resource_id, "notification failed; the change itself stands");
+                        retry_reasons
+                            .push(format!("notification for {}: {err}", outcome.resource_id));
                     }
                 }
-            };
-            tracing::info!(
-                outcome = outcome.outcome.as_str(),
-                resource_type = outcome.resource_type.as_str(),
-                resource_id = %outcome.resource_id,
-                reason = %outcome.reason,
-                changes = ?outcome.changes,
-                "decision"
-            );
-            let notified = match trigger.event {
-                TriggerEvent::Schedule { .. } => outcome.outcome.is_notified_by_sweep(),
-                _ => outcome.outcome.is_notified(),
-            };
-            if notified {
-                if let Err(err) = notifier.publish(&outcome, &trigger).await {
-                    tracing::error!(error = %err, resource_id = %outcome.resource_id, "notification failed; the change itself stands");
-                    retry_reasons.push(format!("notification for {}: {err}", outcome.resource_id));
-                }
+                report.outcome(outcome, &trigger);
             }
-            report.outcome(outcome, &trigger);
+        }
+        if checked < targets.len() {
+            let left: Vec<String> = targets[checked..]
+                .iter()
+                .map(|target| remediation.describe(target).1)
+                .collect();
+            if !matches!(trigger.event, TriggerEvent::Schedule { .. }) {
+                retry_reasons.push(format!(
+                    "event {}: {} resources not checked before the deadline",
+                    trigger.event_id,
+                    left.len()
+                ));
+            }
+            report.unfinished(&trigger, left, checked);
         }
     }
 
@@ -231,6 +337,38 @@ pub async fn handle<R: Remediation>(
             reasons: retry_reasons,
             report,
         })
+    }
+}
+
+/// The outcome of one check; `None` for a transient error, which is kept for Lambda's retry.
+fn settle<R: Remediation>(
+    remediation: &R,
+    target: &R::Target,
+    result: Result<Outcome, AwsError>,
+    retry_reasons: &mut Vec<String>,
+) -> Option<Outcome> {
+    match result {
+        Ok(outcome) => Some(outcome),
+        Err(err) if err.is_transient() => {
+            let (_, id) = remediation.describe(target);
+            tracing::warn!(error = %err, resource_id = %id, "transient AWS error: Lambda will retry");
+            retry_reasons.push(format!("{id}: {err}"));
+            None
+        }
+        Err(err) => {
+            let (resource_type, id) = remediation.describe(target);
+            Some(if err.is_not_found() {
+                Outcome::new(
+                    OutcomeKind::NotFound,
+                    resource_type,
+                    id,
+                    format!("no longer exists ({err})"),
+                )
+            } else {
+                Outcome::new(OutcomeKind::Failed, resource_type, id, err.to_string())
+                    .with_severity(Severity::High)
+            })
+        }
     }
 }
 
@@ -392,6 +530,77 @@ mod tests {
             err.reasons
         );
         assert_eq!(err.report.summary.get("remediated"), Some(&1));
+    }
+
+    /// Takes 20 ms per target.
+    struct Slow(Vec<&'static str>);
+
+    impl Remediation for Slow {
+        type Target = &'static str;
+
+        async fn targets(&self, _: &Trigger) -> Result<Targets<&'static str>, AwsError> {
+            Ok(Targets::Found(self.0.clone()))
+        }
+
+        async fn check(&self, target: &&'static str, _: &Trigger) -> Result<Outcome, AwsError> {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(Outcome::new(
+                OutcomeKind::Remediated,
+                ResourceType::S3Bucket,
+                *target,
+                "because",
+            )
+            .with_changes(vec!["changed".into()]))
+        }
+
+        fn describe(&self, target: &&'static str) -> (ResourceType, String) {
+            (ResourceType::S3Bucket, target.to_string())
+        }
+    }
+
+    const MANY: [&str; 50] = ["r"; 50];
+
+    #[tokio::test]
+    async fn a_sweep_stops_before_the_deadline_and_reports_what_is_left() {
+        let slow = Slow(MANY.to_vec());
+        // 500 ms left: a reserve of 100 ms, so about 20 of the 50 targets fit.
+        let deadline = Deadline::before(SystemTime::now() + Duration::from_millis(500));
+        let started = Instant::now();
+        let report = handle_until(sweep(), &slow, &notifier(None), deadline)
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_millis(450),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(report.status, "unfinished");
+        let done = report.summary["remediated"];
+        assert!((5..45).contains(&done), "{done} done");
+        let left = report.results.last().unwrap();
+        assert_eq!(left.outcome, "unfinished");
+        assert_eq!(left.left.len(), 50 - done);
+        assert!(left
+            .reason
+            .contains(&format!("{} of 50 resources not checked", 50 - done)));
+    }
+
+    #[tokio::test]
+    async fn an_event_cut_short_by_the_deadline_is_retried() {
+        let slow = Slow(MANY.to_vec());
+        let mut event = sweep();
+        event["detail-type"] = json!("EC2 Instance State-change Notification");
+        event["detail"] = json!({"instance-id": "i-1", "state": "running"});
+        let deadline = Deadline::before(SystemTime::now() + Duration::from_millis(300));
+        let err = handle_until(event, &slow, &notifier(None), deadline)
+            .await
+            .unwrap_err();
+        assert!(
+            err.reasons[0].contains("resources not checked before the deadline"),
+            "{:?}",
+            err.reasons
+        );
+        assert_eq!(err.report.status, "unfinished");
     }
 
     #[tokio::test]

@@ -29,6 +29,6 @@ mod test_support;
 
 pub use config::Settings;
 pub use error::AwsError;
-pub use invocation::{handle, into_response, Remediation, Targets};
+pub use invocation::{handle, handle_until, into_response, Deadline, Remediation, Targets};
 pub use notify::Notifier;
 pub use outcome::{Outcome, OutcomeKind, ResourceType, Severity};

@@ -72,7 +72,7 @@ enum Completion {
 
 struct Queued {
     request_id: String,
-    body: String,
+    body: Bytes,
     deadline: SystemTime,
 }
 
@@ -177,6 +177,12 @@ impl FunctionProcess {
 
     /// Sends one event and waits for the answer (at most `timeout`, the function's deadline).
     pub async fn invoke_with_timeout(&mut self, event: &Value, timeout: Duration) -> Invocation {
+        self.invoke_raw(event.to_string().into_bytes(), timeout)
+            .await
+    }
+
+    /// Sends any bytes as the payload (hostile-input tests), with `timeout` as the deadline.
+    pub async fn invoke_raw(&mut self, body: Vec<u8>, timeout: Duration) -> Invocation {
         self.counter += 1;
         let request_id = format!("00000000-0000-4000-8000-{:012}", self.counter);
         let (done_tx, done_rx) = oneshot::channel();
@@ -189,7 +195,7 @@ impl FunctionProcess {
         let started = Instant::now();
         let _ = self.sender.send(Queued {
             request_id: request_id.clone(),
-            body: event.to_string(),
+            body: Bytes::from(body),
             deadline: SystemTime::now() + timeout,
         });
 

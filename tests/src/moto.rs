@@ -119,6 +119,88 @@ impl MotoServer {
             .collect()
     }
 
+    /// Answers the next calls of query-protocol operations (EC2, SNS, STS) with errors instead of
+    /// passing them to moto, e.g. `[{"operation": "StopInstances", "times": 2, "status": 503,
+    /// "code": "RequestLimitExceeded"}]` (`"times": -1`: every call). Replaces earlier faults;
+    /// a reset clears them. Done by the rig's launcher, tools/moto_server.py.
+    pub fn inject_faults(&self, faults: serde_json::Value) {
+        let (status, body) = self.api("POST", "/_rig/faults", &faults.to_string());
+        assert_eq!(status, 200, "inject faults: {body}");
+    }
+
+    /// How many calls each injected fault answered, by operation.
+    pub fn fault_hits(&self) -> std::collections::BTreeMap<String, u64> {
+        let (_, body) = self.api("GET", "/_rig/faults", "");
+        let faults: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        faults
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                (
+                    f["operation"].as_str().unwrap_or("").to_string(),
+                    f["hits"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect()
+    }
+
+    /// Turns moto's IAM authorization on (`true`) or off: with it on, every request must be signed
+    /// with an access key created in moto's IAM, and is allowed only by that user's policies.
+    pub fn enforce_iam(&self, on: bool) {
+        // The body is the number of requests still let through without authorization.
+        let unchecked = if on { "0" } else { "inf" };
+        let (status, body) = self.api("POST", "/moto-api/reset-auth", unchecked);
+        assert_eq!(status, 200, "reset-auth: {body}");
+    }
+
+    /// An IAM user in moto with one inline policy and an access key: (access key id, secret).
+    /// Sent as raw IAM query requests (moto does not check the signature while IAM is not enforced).
+    pub fn iam_user(&self, name: &str, policy: &serde_json::Value) -> (String, String) {
+        let policy = policy.to_string();
+        self.iam(&[("Action", "CreateUser"), ("UserName", name)]);
+        self.iam(&[
+            ("Action", "PutUserPolicy"),
+            ("UserName", name),
+            ("PolicyName", "remediation"),
+            ("PolicyDocument", &policy),
+        ]);
+        let created = self.iam(&[("Action", "CreateAccessKey"), ("UserName", name)]);
+        let field = |tag: &str| {
+            created
+                .split_once(&format!("<{tag}>"))
+                .and_then(|(_, rest)| rest.split_once(&format!("</{tag}>")))
+                .map(|(value, _)| value.to_string())
+                .unwrap_or_else(|| panic!("no {tag} in {created}"))
+        };
+        (field("AccessKeyId"), field("SecretAccessKey"))
+    }
+
+    fn iam(&self, params: &[(&str, &str)]) -> String {
+        let mut form: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+            .collect();
+        form.push("Version=2010-05-08".into());
+        let body = form.join("&");
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("moto");
+        write!(
+            stream,
+            "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("iam request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("iam response");
+        assert!(
+            response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+            "{params:?}: {response}"
+        );
+        response
+    }
+
     /// Sends a raw request to moto's own API (`/moto-api/...`).
     pub fn api(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         http(self.port, method, path, body).expect("moto api")
@@ -214,6 +296,18 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The operation of one recorded request: the query protocol's `Action`, the JSON protocol's

@@ -33,5 +33,8 @@ async fn handler(
     groups: &OpenSecurityGroup,
     notifier: &Notifier,
 ) -> Result<Value, Error> {
-    remediation::into_response(remediation::handle(event.payload, groups, notifier).await)
+    let deadline = remediation::Deadline::from_lambda(&event.context);
+    remediation::into_response(
+        remediation::handle_until(event.payload, groups, notifier, deadline).await,
+    )
 }

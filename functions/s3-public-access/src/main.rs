@@ -28,5 +28,8 @@ async fn handler(
     s3: &S3PublicAccess,
     notifier: &Notifier,
 ) -> Result<Value, Error> {
-    remediation::into_response(remediation::handle(event.payload, s3, notifier).await)
+    let deadline = remediation::Deadline::from_lambda(&event.context);
+    remediation::into_response(
+        remediation::handle_until(event.payload, s3, notifier, deadline).await,
+    )
 }

@@ -34,5 +34,8 @@ async fn handler(
     instances: &UntaggedInstances,
     notifier: &Notifier,
 ) -> Result<Value, Error> {
-    remediation::into_response(remediation::handle(event.payload, instances, notifier).await)
+    let deadline = remediation::Deadline::from_lambda(&event.context);
+    remediation::into_response(
+        remediation::handle_until(event.payload, instances, notifier, deadline).await,
+    )
 }

@@ -1,0 +1,306 @@
+//! Faults, end to end: the real binaries under the Runtime API emulator while AWS misbehaves.
+//! Throttling and failing SNS are injected by the rig's moto launcher (tools/moto_server.py),
+//! access denied comes from moto's own IAM enforcement (`reset-auth`).
+
+use std::time::Duration;
+
+use remediation_tests::ec2::{self as sg, ingress, open};
+use remediation_tests::moto::free_port;
+use remediation_tests::{event, start_function, unique, Account, FunctionError, Invocation};
+use serde_json::{json, Value};
+
+const FUNCTION: &str = "open-security-group";
+const SAMPLE_GROUP: &str = "sg-0a1b2c3d4e5f60718";
+
+fn ssh_event(group: &str) -> Value {
+    event(
+        &format!("{FUNCTION}/authorize-sg-ingress-ssh-world.json"),
+        &[(SAMPLE_GROUP, group)],
+    )
+}
+
+fn sweep() -> Value {
+    event(&format!("{FUNCTION}/scheduled-sweep.json"), &[])
+}
+
+/// The error message of an invocation that must have failed (so that Lambda retries).
+fn reported_error(invocation: &Invocation) -> String {
+    match &invocation.result {
+        Err(FunctionError::Reported { body, .. }) => body["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        other => panic!(
+            "expected an error for Lambda to retry, got {other:?}\nlogs:\n{}",
+            invocation.logs.join("\n")
+        ),
+    }
+}
+
+async fn group_open_on_ssh(account: &Account) -> String {
+    let group = sg::create_group(&account.aws.ec2, &unique("web")).await;
+    open(&account.aws.ec2, &group, "tcp", 22, 22, "0.0.0.0/0").await;
+    group
+}
+
+#[tokio::test]
+async fn endpoint_down_answers_with_an_error_before_the_deadline() {
+    // Nothing listens on this port: every connection is refused.
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let mut function = start_function(FUNCTION, &endpoint, &[]).await;
+    let timeout = Duration::from_secs(20);
+    for attempt in 0..2 {
+        let invocation = function
+            .invoke_with_timeout(&ssh_event("sg-0123456789abcdef0"), timeout)
+            .await;
+        let message = reported_error(&invocation);
+        assert!(message.contains("will be retried"), "{message}");
+        assert!(
+            invocation.duration < timeout,
+            "attempt {attempt}: answered after {:?}",
+            invocation.duration
+        );
+    }
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk_and_then_by_lambda() {
+    let account = Account::new().await;
+    let group = group_open_on_ssh(&account).await;
+    let mut function = account
+        .function(FUNCTION, &[("AWS_MAX_ATTEMPTS", "3")])
+        .await;
+    let throttled = |times: i64| {
+        json!([{"operation": "RevokeSecurityGroupIngress", "times": times, "status": 400,
+                "code": "RequestLimitExceeded", "message": "Request limit exceeded."}])
+    };
+
+    // A short burst: the SDK's own retry gets through.
+    account.moto.server().inject_faults(throttled(2));
+    let invocation = function.invoke(&ssh_event(&group)).await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    let hits = account.moto.server().fault_hits();
+    assert_eq!(hits.get("RevokeSecurityGroupIngress"), Some(&2), "{hits:?}");
+    assert!(ingress(&account.aws.ec2, &group).await.is_empty());
+    assert_eq!(account.inbox.drain().await.len(), 1);
+
+    // Throttled for good: 3 attempts, then an error so that Lambda retries the event; nothing notified.
+    open(&account.aws.ec2, &group, "tcp", 22, 22, "0.0.0.0/0").await;
+    account.moto.server().inject_faults(throttled(-1));
+    let invocation = function.invoke(&ssh_event(&group)).await;
+    let message = reported_error(&invocation);
+    assert!(message.contains("RequestLimitExceeded"), "{message}");
+    assert_eq!(
+        account.moto.server().fault_hits()["RevokeSecurityGroupIngress"],
+        3
+    );
+    assert_eq!(ingress(&account.aws.ec2, &group).await.len(), 1);
+    assert!(account.inbox.drain().await.is_empty());
+
+    // Lambda's retry, once the throttling is over, fixes it.
+    account.moto.server().inject_faults(json!([]));
+    let invocation = function.invoke(&ssh_event(&group)).await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    assert!(ingress(&account.aws.ec2, &group).await.is_empty());
+}
+
+#[tokio::test]
+async fn access_denied_is_a_failed_outcome_and_people_are_told() {
+    let account = Account::new().await;
+    let group = group_open_on_ssh(&account).await;
+    // A role that may look and tell, but not revoke (as if someone trimmed the template's policy).
+    let (key, secret) = account.moto.server().iam_user(
+        &unique("trimmed-role"),
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": ["ec2:Describe*", "sns:Publish", "sts:GetCallerIdentity"], "Resource": "*"}]}),
+    );
+    let mut function = account
+        .function(
+            FUNCTION,
+            &[
+                ("AWS_ACCESS_KEY_ID", &key),
+                ("AWS_SECRET_ACCESS_KEY", &secret),
+            ],
+        )
+        .await;
+
+    account.moto.server().enforce_iam(true);
+    let invocation = function.invoke(&ssh_event(&group)).await;
+    account.moto.server().enforce_iam(false);
+
+    let result = &invocation.response()["results"][0];
+    assert_eq!(result["outcome"], "failed", "{result}");
+    assert!(
+        result["reason"]
+            .as_str()
+            .unwrap()
+            .contains("RevokeSecurityGroupIngress"),
+        "{result}"
+    );
+    assert_eq!(ingress(&account.aws.ec2, &group).await.len(), 1);
+    let notes = account.inbox.drain().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].document["outcome"], "failed");
+    assert_eq!(notes[0].attributes["severity"]["Value"], "high");
+}
+
+#[tokio::test]
+async fn a_failing_notification_keeps_the_fix_and_asks_for_a_retry() {
+    let account = Account::new().await;
+    let group = group_open_on_ssh(&account).await;
+    let mut function = account.function(FUNCTION, &[]).await;
+    account.moto.server().start_recording();
+    account
+        .moto
+        .server()
+        .inject_faults(json!([{"operation": "Publish", "times": -1,
+        "status": 500, "code": "InternalError", "message": "SNS is having a bad day"}]));
+
+    let invocation = function.invoke(&ssh_event(&group)).await;
+    let message = reported_error(&invocation);
+    assert!(message.contains("notification for"), "{message}");
+    assert!(
+        ingress(&account.aws.ec2, &group).await.is_empty(),
+        "the fix stands"
+    );
+    assert!(
+        invocation
+            .logs
+            .iter()
+            .any(|l| l.contains("notification failed")),
+        "logged"
+    );
+
+    // Lambda's retry finds the group fixed: no second revoke, nothing undone.
+    account.moto.server().inject_faults(json!([]));
+    let invocation = function.invoke(&ssh_event(&group)).await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "compliant");
+    let revokes = account
+        .moto
+        .server()
+        .recorded_calls()
+        .iter()
+        .filter(|call| call.as_str() == "RevokeSecurityGroupIngress")
+        .count();
+    assert_eq!(revokes, 1);
+}
+
+#[tokio::test]
+async fn a_sweep_near_its_deadline_stops_cleanly_and_says_what_is_left() {
+    let account = Account::new().await;
+    let mut groups = Vec::new();
+    for _ in 0..300 {
+        groups.push(group_open_on_ssh(&account).await);
+    }
+    let mut function = account.function(FUNCTION, &[]).await;
+    let timeout = Duration::from_secs(2);
+    let invocation = function.invoke_with_timeout(&sweep(), timeout).await;
+    assert!(
+        invocation.duration < timeout,
+        "answered after {:?}: {:?}\n{}",
+        invocation.duration,
+        invocation.result,
+        invocation.logs.join("\n")
+    );
+    let response = invocation.response();
+    assert_eq!(response["status"], "unfinished", "{}", response["summary"]);
+    let fixed = response["summary"]["remediated"].as_u64().unwrap_or(0) as usize;
+    assert!(fixed > 0, "some groups were fixed before time ran out");
+    let unfinished = response["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["outcome"] == "unfinished")
+        .expect("an unfinished entry");
+    let reason = unfinished["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("{} of {} resources not checked", 300 - fixed, 300))
+            || reason.contains("resources not checked"),
+        "{reason}"
+    );
+
+    let mut still_open = Vec::new();
+    for group in &groups {
+        if !ingress(&account.aws.ec2, group).await.is_empty() {
+            still_open.push(group.clone());
+        }
+    }
+    assert_eq!(
+        still_open.len(),
+        300 - fixed,
+        "exactly the reported ones are fixed"
+    );
+    let listed: Vec<String> = unfinished["left"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed.len(), still_open.len().min(100));
+    assert!(
+        listed.iter().all(|id| still_open.contains(id)),
+        "left = still open"
+    );
+    assert_eq!(
+        account.inbox.drain().await.len(),
+        fixed,
+        "one message per fix"
+    );
+
+    // The next sweep, with time to spare, does the rest.
+    let invocation = function.invoke(&sweep()).await;
+    assert_eq!(invocation.response()["status"], "done");
+    assert_eq!(
+        invocation.response()["summary"]["remediated"],
+        json!(still_open.len())
+    );
+}
+
+#[tokio::test]
+async fn an_event_left_unchecked_at_the_deadline_is_retried() {
+    let account = Account::new().await;
+    let group = group_open_on_ssh(&account).await;
+    let mut function = account.function(FUNCTION, &[]).await;
+    // No time at all: the function must not start, and must ask Lambda to retry.
+    let invocation = function
+        .invoke_with_timeout(&ssh_event(&group), Duration::from_millis(0))
+        .await;
+    match &invocation.result {
+        Err(FunctionError::Reported { body, .. }) => {
+            let message = body["errorMessage"].as_str().unwrap_or_default();
+            assert!(message.contains("before the deadline"), "{message}");
+        }
+        // The emulator may give up first; either way nothing was changed.
+        Err(FunctionError::Timeout) => {}
+        other => panic!("expected a retry, got {other:?}"),
+    }
+    assert_eq!(ingress(&account.aws.ec2, &group).await.len(), 1);
+}
+
+#[tokio::test]
+async fn payloads_that_are_not_json_get_an_error_and_the_function_lives_on() {
+    let account = Account::new().await;
+    let group = group_open_on_ssh(&account).await;
+    let mut function = account.function(FUNCTION, &[]).await;
+    let real = ssh_event(&group).to_string();
+    let truncated = real.as_bytes()[..real.len() / 2].to_vec();
+    let lone_surrogate = br#"{"detail-type": "\udc80", "detail": {}}"#.to_vec();
+    let not_utf8 = b"{\"detail-type\": \"\xff\xfe\"}".to_vec();
+    for body in [truncated, lone_surrogate, not_utf8, Vec::new()] {
+        let invocation = function
+            .invoke_raw(body.clone(), Duration::from_secs(10))
+            .await;
+        match &invocation.result {
+            Err(FunctionError::Reported { body: error, .. }) => assert!(
+                error["errorMessage"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("deserialize"),
+                "{error}"
+            ),
+            other => panic!("{}: {other:?}", String::from_utf8_lossy(&body)),
+        }
+    }
+    let invocation = function.invoke(&ssh_event(&group)).await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+}
