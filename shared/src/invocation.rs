@@ -279,6 +279,18 @@ pub async fn handle_until<R: Remediation>(
                 continue;
             }
         };
+        if targets.is_empty() {
+            if let TriggerEvent::Schedule { .. } = trigger.event {
+                // An account with nothing in scope: a sweep that is done.
+                report.status = "done";
+            } else {
+                report.ignored(
+                    trigger.ignored("the event names no resource this function checks"),
+                    Some(trigger.source),
+                );
+            }
+            continue;
+        }
         tracing::info!(source = %trigger.source, event_id = %trigger.event_id, detail = %trigger.detail(), targets = targets.len(), "trigger accepted");
 
         let mut checked = 0;

@@ -25,6 +25,8 @@ pub mod startup;
 pub mod trigger;
 
 #[cfg(test)]
+mod hostile_input_tests;
+#[cfg(test)]
 mod test_support;
 
 pub use config::Settings;
