@@ -201,6 +201,24 @@ impl MotoServer {
         response
     }
 
+    /// Like [`MotoServer::recorded_calls`], with each call's query-protocol parameters
+    /// (`InstanceId.1`, `GroupId`, ...; empty for REST calls).
+    pub fn recorded_requests(&self) -> Vec<(String, Vec<(String, String)>)> {
+        self.api("POST", "/moto-api/recorder/stop-recording", "");
+        let (_, log) = self.api("GET", "/moto-api/recorder/download-recording", "");
+        log.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .map(|entry| {
+                let params = request_body(&entry)
+                    .split('&')
+                    .filter_map(|pair| pair.split_once('='))
+                    .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+                    .collect();
+                (operation_name(&entry), params)
+            })
+            .collect()
+    }
+
     /// Sends a raw request to moto's own API (`/moto-api/...`).
     pub fn api(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         http(self.port, method, path, body).expect("moto api")
@@ -298,6 +316,44 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<
     Ok((status, body))
 }
 
+/// A recorded request's body, as text.
+fn request_body(entry: &serde_json::Value) -> String {
+    let body = entry["body"].as_str().unwrap_or("");
+    if entry["body_encoded"] == true {
+        aws_smithy_types::base64::decode(body)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .unwrap_or_default()
+    } else {
+        body.to_string()
+    }
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn percent_encode(value: &str) -> String {
     value
         .bytes()
@@ -313,15 +369,7 @@ fn percent_encode(value: &str) -> String {
 /// The operation of one recorded request: the query protocol's `Action`, the JSON protocol's
 /// `X-Amz-Target`, or the method and path of a REST call.
 fn operation_name(entry: &serde_json::Value) -> String {
-    let body = entry["body"].as_str().unwrap_or("");
-    let body = if entry["body_encoded"] == true {
-        aws_smithy_types::base64::decode(body)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .unwrap_or_default()
-    } else {
-        body.to_string()
-    };
+    let body = request_body(entry);
     let url = entry["url"].as_str().unwrap_or("");
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     let action = body
