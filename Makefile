@@ -10,9 +10,11 @@ SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
-.PHONY: all build test lint lint-template demo venv invoke sam-build clean
+.PHONY: all build test lint lint-template demo venv invoke sam-build bench clean
 
 all: test
 
@@ -31,6 +33,11 @@ $(SAM_STAMP): requirements-sam.txt
 $(CHECKOV_STAMP): requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+$(BENCH_STAMP): requirements-bench.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
 # Release-shaped binaries: target/release/{s3-public-access,...} plus the test rig (local-invoke, demo).
@@ -61,6 +68,12 @@ sam-build: $(SAM_STAMP)
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --parameter-overrides Architecture=$(ARCH)
 
+# Cold start, latency, memory, size, AWS calls, sweeps of 1,000 and 10,000 instances and 1,000
+# security groups, and Cloud Custodian on the same estate. Writes bench/results/latest.{json,md,svg}.
+# Smaller: make bench BENCH_INSTANCE_SWEEPS=1000 (see tests/src/bin/bench/main.rs for the knobs).
+bench: venv build $(BENCH_STAMP)
+	./target/release/bench
+
 # The remediations at work on a pretend account, printed before and after.
 demo: venv build
 	./target/release/demo
@@ -71,4 +84,4 @@ invoke: venv build
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(BENCH_VENV) .aws-sam

@@ -638,45 +638,58 @@ impl SecurityGroupActions {
         Ok(states)
     }
 
-    /// Opens allowed ports again; a rule that already exists is fine.
-    pub async fn authorize(&self, group_id: &str, reopen: &Reopen) -> Result<(), AwsError> {
-        let mut permission = IpPermission::builder()
-            .ip_protocol("tcp")
-            .from_port(i32::from(*reopen.ports.start()))
-            .to_port(i32::from(*reopen.ports.end()));
-        permission = if reopen.cidr == ANY_IPV6 {
-            permission.ipv6_ranges(
-                Ipv6Range::builder()
-                    .cidr_ipv6(ANY_IPV6)
-                    .description(reopen.description())
-                    .build(),
-            )
-        } else {
-            permission.ip_ranges(
-                IpRange::builder()
-                    .cidr_ip(ANY_IPV4)
-                    .description(reopen.description())
-                    .build(),
-            )
-        };
-        match self
-            .client
+    /// Opens allowed ports again, all in one call; a rule that already exists is fine (when the
+    /// batch fails for that reason, each port is opened on its own).
+    pub async fn authorize(&self, group_id: &str, reopens: &[Reopen]) -> Result<(), AwsError> {
+        match self.authorize_batch(group_id, reopens).await {
+            Err(err) if err.has_code("InvalidPermission.Duplicate") && reopens.len() > 1 => {
+                for reopen in reopens {
+                    match self
+                        .authorize_batch(group_id, std::slice::from_ref(reopen))
+                        .await
+                    {
+                        Err(err) if !err.has_code("InvalidPermission.Duplicate") => return Err(err),
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            Err(err) if err.has_code("InvalidPermission.Duplicate") => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn authorize_batch(&self, group_id: &str, reopens: &[Reopen]) -> Result<(), AwsError> {
+        let permissions = reopens.iter().map(|reopen| {
+            let permission = IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(i32::from(*reopen.ports.start()))
+                .to_port(i32::from(*reopen.ports.end()));
+            if reopen.cidr == ANY_IPV6 {
+                permission.ipv6_ranges(
+                    Ipv6Range::builder()
+                        .cidr_ipv6(ANY_IPV6)
+                        .description(reopen.description())
+                        .build(),
+                )
+            } else {
+                permission.ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip(ANY_IPV4)
+                        .description(reopen.description())
+                        .build(),
+                )
+            }
+            .build()
+        });
+        self.client
             .authorize_security_group_ingress()
             .group_id(group_id)
-            .ip_permissions(permission.build())
+            .set_ip_permissions(Some(permissions.collect()))
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let err = AwsError::from_sdk("AuthorizeSecurityGroupIngress", err);
-                if err.has_code("InvalidPermission.Duplicate") {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+            .map(|_| ())
+            .map_err(|err| AwsError::from_sdk("AuthorizeSecurityGroupIngress", err))
     }
 
     /// Revokes rules by id. A rule that is already gone counts as revoked: when the batch fails
@@ -799,21 +812,24 @@ impl Remediation for OpenSecurityGroup {
         }
 
         // Re-open allowed ports first, so web traffic never stops; then revoke.
-        let mut done = Vec::new();
-        for reopen in &plan.reopen {
-            match self.actions.authorize(group_id, reopen).await {
-                Ok(()) => done.push(format!("re-opened {reopen} (allowed port, kept open)")),
+        if !plan.reopen.is_empty() {
+            match self.actions.authorize(group_id, &plan.reopen).await {
+                Ok(()) => {}
                 Err(err) if err.is_transient() || err.is_not_found() => return Err(err),
-                // Without the re-opened port, revoking would close allowed traffic: stop here.
+                // Without the re-opened ports, revoking would close allowed traffic: stop here.
                 Err(err) => {
                     return Ok(outcome(
                         OutcomeKind::Failed,
                         format!("{reason}; nothing was revoked because {err}"),
-                    )
-                    .with_changes(done))
+                    ))
                 }
             }
         }
+        let done: Vec<String> = plan
+            .reopen
+            .iter()
+            .map(|reopen| format!("re-opened {reopen} (allowed port, kept open)"))
+            .collect();
         let rule_ids: Vec<String> = plan.revoke.iter().map(|r| r.rule_id.clone()).collect();
         match self.actions.revoke(group_id, &rule_ids).await {
             Ok(()) => {}

@@ -1,0 +1,450 @@
+//! `make bench`: how fast, how small and how frugal the functions are, and how they compare with
+//! Cloud Custodian on the same estate. A benchmark, not a test: it measures and writes
+//! bench/results/latest.{json,md,svg}; nothing here passes or fails except a broken setup.
+//!
+//! Everything runs locally: the release binaries under the rig's Lambda Runtime API emulator,
+//! moto as AWS (its request recorder counts the API calls), and `custodian` from .venv-bench.
+//! Sizes: BENCH_INSTANCE_SWEEPS (default `1000,10000`), BENCH_GROUP_SWEEPS (`1000`),
+//! BENCH_COLD_RUNS (`5`), BENCH_WARM_RUNS (`20`), BENCH_PEER_SCALE (`1`: 50 buckets, 100 groups,
+//! 200 instances).
+
+mod estate;
+mod report;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use remediation_tests::config_stub::ConfigStub;
+use remediation_tests::ec2::{self as ec2rig, open};
+use remediation_tests::s3 as s3rig;
+use remediation_tests::{event, function_binary, moto_env, repo_root, Aws, FunctionProcess, MotoServer};
+use serde_json::{json, Value};
+
+use estate::{Kind, Sizes};
+
+const FUNCTIONS: [&str; 4] = [
+    "s3-public-access",
+    "open-security-group",
+    "untagged-instance",
+    "config-rule",
+];
+
+fn setting(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn sizes(name: &str, default: &str) -> Vec<usize> {
+    setting(name, default)
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Operation -> count.
+fn tally(calls: &[String]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for call in calls {
+        // S3 REST calls carry the bucket in the path: keep method and sub-resource only.
+        let name = match call.strip_prefix("S3 ") {
+            Some(rest) => {
+                let (method, path) = rest.split_once(' ').unwrap_or((rest, ""));
+                let sub = path.split_once('?').map(|(_, q)| q).unwrap_or("");
+                format!("S3 {method} ?{}", sub.split('=').next().unwrap_or(""))
+            }
+            None => call.clone(),
+        };
+        *counts.entry(name).or_default() += 1;
+    }
+    counts
+}
+
+/// A moto server of its own, with clients for seeding.
+async fn fresh_account() -> (MotoServer, Aws) {
+    let server = MotoServer::start();
+    let aws = Aws::new(&server.endpoint()).await;
+    (server, aws)
+}
+
+async fn start(function: &str, server: &MotoServer, extra: &[(String, String)]) -> FunctionProcess {
+    let mut env = moto_env(&server.endpoint());
+    env.extend(extra.iter().cloned());
+    FunctionProcess::start(&function_binary(function), function, &env).await
+}
+
+/// Seeds one problem for `function` and returns the event that reports it.
+async fn one_problem(function: &str, aws: &Aws, n: usize) -> Value {
+    match function {
+        "s3-public-access" => {
+            let bucket = format!("bench-cold-{n}");
+            s3rig::create_public_bucket(&aws.s3, &bucket).await;
+            event(
+                "s3-public-access/put-bucket-acl-allusers-read.json",
+                &[("example-public-bucket", &bucket)],
+            )
+        }
+        "open-security-group" | "config-rule" => {
+            let group = ec2rig::create_group(&aws.ec2, &format!("bench-cold-{n}")).await;
+            open(&aws.ec2, &group, "tcp", 22, 22, "0.0.0.0/0").await;
+            let file = if function == "config-rule" {
+                "config-rule/configuration-item-change-security-group.json"
+            } else {
+                "open-security-group/authorize-sg-ingress-ssh-world.json"
+            };
+            event(file, &[("sg-0a1b2c3d4e5f60718", &group)])
+        }
+        _ => {
+            let instance = ec2rig::launch_one(&aws.ec2, &[]).await;
+            event(
+                "untagged-instance/instance-running.json",
+                &[("i-0a1b2c3d4e5f60718", &instance)],
+            )
+        }
+    }
+}
+
+/// Cold start, warm latency, peak memory and AWS calls of one function, each invocation fixing one
+/// freshly seeded problem (config-rule: evaluating one configuration item).
+async fn measure_function(function: &str, cold_runs: usize, warm_runs: usize) -> Value {
+    let (server, aws) = fresh_account().await;
+    let config = ConfigStub::start().await;
+    let topic = aws
+        .sns
+        .create_topic()
+        .name("bench")
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn
+        .unwrap_or_default();
+    let extra = vec![
+        ("NOTIFICATION_TOPIC_ARN".to_string(), topic),
+        ("AWS_ENDPOINT_URL_CONFIG_SERVICE".to_string(), config.endpoint.clone()),
+    ];
+    let mut init = Vec::new();
+    let mut first_response = Vec::new();
+    let mut n = 0;
+    for _ in 0..cold_runs {
+        n += 1;
+        let payload = one_problem(function, &aws, n).await;
+        let mut process = start(function, &server, &extra).await;
+        let ready = process
+            .wait_ready(Duration::from_secs(30))
+            .await
+            .expect("function started");
+        let invocation = process.invoke(&payload).await;
+        invocation.response();
+        init.push(millis(ready));
+        first_response.push(millis(process.spawned_at.elapsed()));
+    }
+
+    let mut process = start(function, &server, &extra).await;
+    let mut warm = Vec::new();
+    let mut calls = BTreeMap::new();
+    for run in 0..=warm_runs {
+        n += 1;
+        let payload = one_problem(function, &aws, n).await;
+        let counted = run == warm_runs;
+        let config_calls_before = config.calls().len();
+        if counted {
+            server.start_recording();
+        }
+        let invocation = process.invoke(&payload).await;
+        invocation.response();
+        if counted {
+            calls = tally(&server.recorded_calls());
+            for call in config.calls().into_iter().skip(config_calls_before) {
+                *calls.entry(call.operation).or_default() += 1;
+            }
+        } else if run > 0 {
+            warm.push(millis(invocation.duration));
+        }
+    }
+    let rss = process.peak_rss_kib().unwrap_or(0);
+    init.sort_by(f64::total_cmp);
+    first_response.sort_by(f64::total_cmp);
+    warm.sort_by(f64::total_cmp);
+    let total_calls: usize = calls.values().sum();
+    json!({
+        "function": function,
+        "binary_bytes": std::fs::metadata(function_binary(function)).map(|m| m.len()).unwrap_or(0),
+        "cold_init_ms_p50": percentile(&init, 0.5),
+        "cold_first_response_ms_p50": percentile(&first_response, 0.5),
+        "cold_first_response_ms_max": percentile(&first_response, 1.0),
+        "warm_ms_p50": percentile(&warm, 0.5),
+        "warm_ms_p95": percentile(&warm, 0.95),
+        "peak_rss_kib": rss,
+        "aws_calls_per_remediation": total_calls,
+        "aws_calls_by_operation": calls,
+    })
+}
+
+/// One scheduled sweep over `count` resources, 10% of them wrong.
+async fn measure_sweep(kind: Kind, count: usize) -> Value {
+    let (server, aws) = fresh_account().await;
+    let seeding = Instant::now();
+    let function = match kind {
+        Kind::Instance => {
+            let wrong = count / 10;
+            let mut left = count - wrong;
+            while left > 0 {
+                let batch = left.min(500);
+                ec2rig::launch(&aws.ec2, batch as i32, &[("Name", "web"), ("env", "prod")]).await;
+                left -= batch;
+            }
+            let mut left = wrong;
+            while left > 0 {
+                let batch = left.min(500);
+                ec2rig::launch(&aws.ec2, batch as i32, &[("Name", "batch")]).await;
+                left -= batch;
+            }
+            "untagged-instance"
+        }
+        _ => {
+            for i in 0..count {
+                let group = ec2rig::create_group(&aws.ec2, &format!("bench-sweep-{i:05}")).await;
+                let (port, cidr) = if i % 10 == 0 { (22, "0.0.0.0/0") } else { (443, "0.0.0.0/0") };
+                open(&aws.ec2, &group, "tcp", port, port, cidr).await;
+            }
+            "open-security-group"
+        }
+    };
+    let seeded_in = seeding.elapsed();
+    let topic = aws
+        .sns
+        .create_topic()
+        .name("bench")
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn
+        .unwrap_or_default();
+    let mut process = start(
+        function,
+        &server,
+        &[("NOTIFICATION_TOPIC_ARN".to_string(), topic)],
+    )
+    .await;
+    process.wait_ready(Duration::from_secs(30)).await;
+    let sweep = event(&format!("{function}/scheduled-sweep.json"), &[]);
+    server.start_recording();
+    let invocation = process
+        .invoke_with_timeout(&sweep, Duration::from_secs(1800))
+        .await;
+    let calls = tally(&server.recorded_calls());
+    let response = invocation.response();
+    let notifications = calls.get("Publish").copied().unwrap_or(0);
+    let total: usize = calls.values().sum();
+    eprintln!(
+        "  {function} sweep over {count}: {:?} ({total} calls), seeded in {seeded_in:?}",
+        invocation.duration
+    );
+    json!({
+        "function": function,
+        "resources": count,
+        "wrong": count / 10,
+        "wall_ms": millis(invocation.duration),
+        "aws_calls": total,
+        "aws_calls_without_notifications": total - notifications,
+        "notifications": notifications,
+        "aws_calls_by_operation": calls,
+        "summary": response["summary"],
+        "peak_rss_kib": process.peak_rss_kib().unwrap_or(0),
+    })
+}
+
+/// Our three remediation functions, started cold, one sweep each, without notifications
+/// (Custodian's policies send none either).
+async fn run_ours(server: &MotoServer) -> BTreeMap<Kind, (f64, BTreeMap<String, usize>)> {
+    let mut runs = BTreeMap::new();
+    for (kind, function) in [
+        (Kind::Bucket, "s3-public-access"),
+        (Kind::Group, "open-security-group"),
+        (Kind::Instance, "untagged-instance"),
+    ] {
+        server.start_recording();
+        let started = Instant::now();
+        let mut process = start(function, server, &[]).await;
+        let invocation = process
+            .invoke_with_timeout(
+                &event(&format!("{function}/scheduled-sweep.json"), &[]),
+                Duration::from_secs(900),
+            )
+            .await;
+        invocation.response();
+        runs.insert(kind, (millis(started.elapsed()), tally(&server.recorded_calls())));
+    }
+    runs
+}
+
+fn custodian() -> PathBuf {
+    std::env::var_os("CUSTODIAN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-bench/bin/custodian"))
+}
+
+/// Cloud Custodian, one `custodian run` per policy (bench/custodian-policies.yml).
+fn run_custodian(server: &MotoServer) -> BTreeMap<Kind, (f64, BTreeMap<String, usize>)> {
+    let policies = repo_root().join("bench/custodian-policies.yml");
+    let output = std::env::temp_dir().join(format!("custodian-{}", server.port));
+    let mut runs = BTreeMap::new();
+    for (kind, policy) in [
+        (Kind::Bucket, "s3-public-grants"),
+        (Kind::Group, "sg-public-ingress"),
+        (Kind::Instance, "ec2-missing-tags"),
+    ] {
+        server.start_recording();
+        let started = Instant::now();
+        let log = std::fs::File::create(output.with_extension("log")).expect("custodian log");
+        let status = std::process::Command::new(custodian())
+            .args(["run", "--cache-period", "0", "--region", "us-east-1", "-p", policy, "-s"])
+            .arg(&output)
+            .arg(&policies)
+            .envs(moto_env(&server.endpoint()))
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {} ({e}): make bench installs it", custodian().display()));
+        assert!(status.success(), "custodian {policy} failed");
+        runs.insert(kind, (millis(started.elapsed()), tally(&server.recorded_calls())));
+    }
+    runs
+}
+
+/// The same estate on two servers: ours on one, Custodian on the other, then both judged.
+async fn compare_with_custodian(scale: usize) -> Value {
+    let sizes = Sizes {
+        buckets: 50 * scale,
+        groups: 100 * scale,
+        instances: 200 * scale,
+    };
+    let (ours_server, ours_aws) = fresh_account().await;
+    let (peer_server, peer_aws) = fresh_account().await;
+    let ours_estate = estate::seed(&ours_aws, sizes).await;
+    let peer_estate = estate::seed(&peer_aws, sizes).await;
+
+    let ours = run_ours(&ours_server).await;
+    let peer = run_custodian(&peer_server);
+    let ours_verdicts = estate::judge(&ours_aws, &ours_estate).await;
+    let peer_verdicts = estate::judge(&peer_aws, &peer_estate).await;
+
+    let mut kinds = Vec::new();
+    for kind in [Kind::Bucket, Kind::Group, Kind::Instance] {
+        let side = |runs: &BTreeMap<Kind, (f64, BTreeMap<String, usize>)>,
+                    verdicts: &BTreeMap<Kind, BTreeMap<estate::Verdict, usize>>| {
+            let (ms, calls) = &runs[&kind];
+            let verdicts: BTreeMap<&str, usize> = verdicts
+                .get(&kind)
+                .map(|v| v.iter().map(|(k, n)| (k.as_str(), *n)).collect())
+                .unwrap_or_default();
+            json!({"wall_ms": ms, "aws_calls": calls.values().sum::<usize>(),
+                   "aws_calls_by_operation": calls, "verdicts": verdicts})
+        };
+        let count = ours_estate.iter().filter(|r| r.kind == kind).count();
+        let wrong = ours_estate.iter().filter(|r| r.kind == kind && r.wrong).count();
+        kinds.push(json!({
+            "resource_type": kind.as_str(),
+            "resources": count,
+            "wrong": wrong,
+            "ours": side(&ours, &ours_verdicts),
+            "custodian": side(&peer, &peer_verdicts),
+        }));
+    }
+    json!({"sizes": {"buckets": sizes.buckets, "groups": sizes.groups, "instances": sizes.instances},
+           "by_resource_type": kinds})
+}
+
+fn custodian_version() -> String {
+    std::process::Command::new(custodian())
+        .arg("version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "cpu": cpu,
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    let cold_runs: usize = setting("BENCH_COLD_RUNS", "5").parse().unwrap_or(5);
+    let warm_runs: usize = setting("BENCH_WARM_RUNS", "20").parse().unwrap_or(20);
+    let started = Instant::now();
+
+    eprintln!("bench: functions (cold start, warm latency, memory, calls)");
+    let mut functions = Vec::new();
+    for function in FUNCTIONS {
+        functions.push(measure_function(function, cold_runs, warm_runs).await);
+    }
+
+    eprintln!("bench: sweeps");
+    let mut sweeps = Vec::new();
+    for count in sizes("BENCH_INSTANCE_SWEEPS", "1000,10000") {
+        sweeps.push(measure_sweep(Kind::Instance, count).await);
+    }
+    for count in sizes("BENCH_GROUP_SWEEPS", "1000") {
+        sweeps.push(measure_sweep(Kind::Group, count).await);
+    }
+
+    eprintln!("bench: side by side with Cloud Custodian");
+    let scale: usize = setting("BENCH_PEER_SCALE", "1").parse().unwrap_or(1);
+    let peer = compare_with_custodian(scale).await;
+
+    let results = json!({
+        "version": 1,
+        "date": time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        "command": "make bench",
+        "machine": machine(),
+        "moto": "moto[server] 5.2.5 (requirements-test.txt)",
+        "custodian": custodian_version(),
+        "functions": functions,
+        "sweeps": sweeps,
+        "custodian_comparison": peer,
+        "bench_seconds": started.elapsed().as_secs(),
+    });
+    let dir = repo_root().join("bench/results");
+    std::fs::create_dir_all(&dir).expect("bench/results");
+    std::fs::write(
+        dir.join("latest.json"),
+        serde_json::to_string_pretty(&results).expect("json") + "\n",
+    )
+    .expect("write json");
+    std::fs::write(dir.join("latest.md"), report::markdown(&results)).expect("write md");
+    std::fs::write(dir.join("latest.svg"), report::svg(&results)).expect("write svg");
+    println!("{}", report::markdown(&results));
+    eprintln!(
+        "bench: wrote bench/results/latest.{{json,md,svg}} in {:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,245 @@
+//! The benchmark's results as a Markdown table and an SVG chart.
+
+use serde_json::Value;
+
+fn num(value: &Value) -> f64 {
+    value.as_f64().unwrap_or(0.0)
+}
+
+fn ratio(peer: f64, ours: f64) -> String {
+    if ours <= 0.0 {
+        return "n/a".into();
+    }
+    format!("{:.1}x", peer / ours)
+}
+
+fn mib(kib: f64) -> String {
+    format!("{:.1}", kib / 1024.0)
+}
+
+fn verdict_line(verdicts: &Value) -> String {
+    let get = |name: &str| verdicts[name].as_u64().unwrap_or(0);
+    format!(
+        "{} fixed, {} missed, {} over-fixed, {} wrongly changed",
+        get("fixed"),
+        get("missed"),
+        get("over-fixed"),
+        get("wrongly changed")
+    )
+}
+
+fn operations(calls: &Value) -> String {
+    calls
+        .as_object()
+        .map(|ops| {
+            ops.iter()
+                .map(|(op, n)| format!("{op} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+pub fn markdown(results: &Value) -> String {
+    let mut md = String::new();
+    let machine = &results["machine"];
+    md.push_str("# Benchmark results\n\n");
+    md.push_str(&format!(
+        "`{}` on {} ({} CPUs, {}), {}. AWS is {}; Cloud Custodian {}. \
+         Times are wall-clock on a shared machine: compare the ratios, not the absolute numbers.\n\n",
+        results["command"].as_str().unwrap_or(""),
+        results["date"].as_str().unwrap_or(""),
+        machine["cpus"],
+        machine["cpu"].as_str().unwrap_or("?"),
+        machine["arch"].as_str().unwrap_or("?"),
+        results["moto"].as_str().unwrap_or("moto"),
+        results["custodian"].as_str().unwrap_or("?"),
+    ));
+
+    md.push_str("## Functions: one remediation per invocation\n\n");
+    md.push_str("| function | binary (MB, stripped) | cold start: init (ms) | cold start: first response (ms) | warm p50 / p95 (ms) | peak RSS (MiB) | AWS calls per remediation |\n");
+    md.push_str("|---|---:|---:|---:|---:|---:|---|\n");
+    for f in results["functions"].as_array().into_iter().flatten() {
+        md.push_str(&format!(
+            "| {} | {:.1} | {} | {} | {} / {} | {} | {} ({}) |\n",
+            f["function"].as_str().unwrap_or(""),
+            num(&f["binary_bytes"]) / 1_000_000.0,
+            f["cold_init_ms_p50"],
+            f["cold_first_response_ms_p50"],
+            f["warm_ms_p50"],
+            f["warm_ms_p95"],
+            mib(num(&f["peak_rss_kib"])),
+            f["aws_calls_per_remediation"],
+            operations(&f["aws_calls_by_operation"]),
+        ));
+    }
+
+    md.push_str("\n## Sweeps: a tenth of the resources wrong, one notification per fix\n\n");
+    md.push_str("| function | resources | fixed | wall (s) | AWS calls | of which notifications | calls besides notifications | peak RSS (MiB) | by operation |\n");
+    md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for s in results["sweeps"].as_array().into_iter().flatten() {
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |\n",
+            s["function"].as_str().unwrap_or(""),
+            s["resources"],
+            s["summary"]["remediated"].as_u64().unwrap_or(0),
+            num(&s["wall_ms"]) / 1000.0,
+            s["aws_calls"],
+            s["notifications"],
+            s["aws_calls_without_notifications"],
+            mib(num(&s["peak_rss_kib"])),
+            operations(&s["aws_calls_by_operation"]),
+        ));
+    }
+
+    let peer = &results["custodian_comparison"];
+    md.push_str(&format!(
+        "\n## Side by side with Cloud Custodian ({} buckets, {} security groups, {} instances)\n\n",
+        peer["sizes"]["buckets"], peer["sizes"]["groups"], peer["sizes"]["instances"]
+    ));
+    md.push_str("Each tool on its own moto server seeded with the same estate; ours: the three functions started cold, one scheduled sweep each, no notifications; Custodian: one `custodian run` per policy (bench/custodian-policies.yml). Both judged by the end state.\n\n");
+    md.push_str("| resource type | resources (wrong) | time: ours / Custodian (s) | time ratio (Custodian ÷ ours) | AWS calls: ours / Custodian | calls ratio (Custodian ÷ ours) | ours | Custodian |\n");
+    md.push_str("|---|---:|---:|---:|---:|---:|---|---|\n");
+    for k in peer["by_resource_type"].as_array().into_iter().flatten() {
+        let (ours, theirs) = (&k["ours"], &k["custodian"]);
+        md.push_str(&format!(
+            "| {} | {} ({}) | {:.2} / {:.2} | {} | {} / {} | {} | {} | {} |\n",
+            k["resource_type"].as_str().unwrap_or(""),
+            k["resources"],
+            k["wrong"],
+            num(&ours["wall_ms"]) / 1000.0,
+            num(&theirs["wall_ms"]) / 1000.0,
+            ratio(num(&theirs["wall_ms"]), num(&ours["wall_ms"])),
+            ours["aws_calls"],
+            theirs["aws_calls"],
+            ratio(num(&theirs["aws_calls"]), num(&ours["aws_calls"])),
+            verdict_line(&ours["verdicts"]),
+            verdict_line(&theirs["verdicts"]),
+        ));
+    }
+    md.push_str("\nOver-fixed: the problem is gone but more was removed than needed (for example an all-traffic rule revoked without keeping ports 80 and 443 open). Calls by operation are in latest.json.\n");
+    md
+}
+
+const BAR_HEIGHT: f64 = 16.0;
+const LEFT: f64 = 150.0;
+const WIDTH: f64 = 760.0;
+const OURS: &str = "#2f7ed8";
+const PEER: &str = "#f28f43";
+
+/// One panel of paired horizontal bars: (label, ours, peer), scaled to the largest value.
+fn panel(title: &str, unit: &str, rows: &[(String, f64, f64)], top: f64) -> (String, f64) {
+    let max = rows
+        .iter()
+        .flat_map(|(_, a, b)| [*a, *b])
+        .fold(0.0_f64, f64::max)
+        .max(1e-9);
+    let span = WIDTH - LEFT - 120.0;
+    let mut svg = format!(
+        "<text x=\"10\" y=\"{:.0}\" font-size=\"15\" font-weight=\"bold\">{title}</text>\n",
+        top + 16.0
+    );
+    let mut y = top + 30.0;
+    for (label, ours, peer) in rows {
+        svg.push_str(&format!(
+            "<text x=\"10\" y=\"{:.0}\" font-size=\"12\">{label}</text>\n",
+            y + BAR_HEIGHT + 2.0
+        ));
+        for (value, color, who) in [(ours, OURS, "ours"), (peer, PEER, "Custodian")] {
+            let w = (value / max * span).max(1.0);
+            svg.push_str(&format!(
+                "<rect x=\"{LEFT}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"{BAR_HEIGHT}\" fill=\"{color}\"><title>{who}: {value} {unit}</title></rect>\n\
+                 <text x=\"{:.1}\" y=\"{:.0}\" font-size=\"11\">{} {unit}</text>\n",
+                LEFT + w + 4.0,
+                y + 12.0,
+                trim(*value)
+            ));
+            y += BAR_HEIGHT + 2.0;
+        }
+        if *ours > 0.0 {
+            svg.push_str(&format!(
+                "<text x=\"{:.0}\" y=\"{:.0}\" font-size=\"11\" fill=\"#555\">Custodian: {:.1}x</text>\n",
+                WIDTH - 110.0,
+                y - BAR_HEIGHT,
+                peer / ours
+            ));
+        }
+        y += 10.0;
+    }
+    (svg, y)
+}
+
+fn trim(value: f64) -> String {
+    if value >= 100.0 || value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// Wall time, AWS calls and end-state verdicts, ours against Custodian, per resource type.
+pub fn svg(results: &Value) -> String {
+    let kinds: Vec<&Value> = results["custodian_comparison"]["by_resource_type"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let rows = |field: &str, scale: f64| -> Vec<(String, f64, f64)> {
+        kinds
+            .iter()
+            .map(|k| {
+                (
+                    k["resource_type"].as_str().unwrap_or("").to_string(),
+                    num(&k["ours"][field]) * scale,
+                    num(&k["custodian"][field]) * scale,
+                )
+            })
+            .collect()
+    };
+    let bad = |side: &Value| {
+        ["missed", "over-fixed", "wrongly changed"]
+            .iter()
+            .map(|v| side["verdicts"][v].as_u64().unwrap_or(0))
+            .sum::<u64>() as f64
+    };
+    let harm: Vec<(String, f64, f64)> = kinds
+        .iter()
+        .map(|k| {
+            (
+                k["resource_type"].as_str().unwrap_or("").to_string(),
+                bad(&k["ours"]),
+                bad(&k["custodian"]),
+            )
+        })
+        .collect();
+
+    let (time, y) = panel("Sweep wall time (lower is better)", "s", &rows("wall_ms", 0.001), 40.0);
+    let (calls, y) = panel("AWS API calls per sweep (lower is better)", "calls", &rows("aws_calls", 1.0), y + 10.0);
+    let (wrong, y) = panel(
+        "Resources missed, over-fixed or wrongly changed (lower is better)",
+        "",
+        &harm,
+        y + 10.0,
+    );
+    let sizes = &results["custodian_comparison"]["sizes"];
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{:.0}\" font-family=\"sans-serif\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"10\" y=\"22\" font-size=\"17\" font-weight=\"bold\">Remediation functions vs Cloud Custodian: {} buckets, {} security groups, {} instances</text>\n\
+         <rect x=\"{:.0}\" y=\"30\" width=\"12\" height=\"12\" fill=\"{OURS}\"/><text x=\"{:.0}\" y=\"41\" font-size=\"12\">ours (Rust, Lambda runtime)</text>\n\
+         <rect x=\"{:.0}\" y=\"30\" width=\"12\" height=\"12\" fill=\"{PEER}\"/><text x=\"{:.0}\" y=\"41\" font-size=\"12\">Cloud Custodian {}</text>\n\
+         {time}{calls}{wrong}\
+         <text x=\"10\" y=\"{:.0}\" font-size=\"11\" fill=\"#555\">{} on {}; moto as AWS; make bench</text>\n</svg>\n",
+        y + 30.0,
+        sizes["buckets"],
+        sizes["groups"],
+        sizes["instances"],
+        WIDTH - 420.0,
+        WIDTH - 404.0,
+        WIDTH - 220.0,
+        WIDTH - 204.0,
+        results["custodian"].as_str().unwrap_or(""),
+        y + 15.0,
+        results["date"].as_str().unwrap_or(""),
+        results["machine"]["cpu"].as_str().unwrap_or(""),
+    )
+}
