@@ -105,9 +105,12 @@ pub fn tag_problems(tags: &[(String, String)], rules: &[TagRule]) -> Vec<TagProb
     let mut problems = Vec::new();
     for rule in rules {
         let Some((_, value)) = tags.iter().find(|(key, _)| *key == rule.key) else {
+            // A look-alike that another rule requires as it is would be bad advice to rename.
             let similar = tags
                 .iter()
-                .find(|(key, _)| loosely_equal(key, &rule.key))
+                .find(|(key, _)| {
+                    loosely_equal(key, &rule.key) && !rules.iter().any(|r| r.key == *key)
+                })
                 .map(|(key, _)| key.clone());
             problems.push(TagProblem::Missing {
                 key: rule.key.clone(),

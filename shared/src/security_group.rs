@@ -648,7 +648,9 @@ impl SecurityGroupActions {
                         .authorize_batch(group_id, std::slice::from_ref(reopen))
                         .await
                     {
-                        Err(err) if !err.has_code("InvalidPermission.Duplicate") => return Err(err),
+                        Err(err) if !err.has_code("InvalidPermission.Duplicate") => {
+                            return Err(err)
+                        }
                         _ => {}
                     }
                 }

@@ -6,7 +6,7 @@
 //! moto as AWS (its request recorder counts the API calls), and `custodian` from .venv-bench.
 //! Sizes: BENCH_INSTANCE_SWEEPS (default `1000,10000`), BENCH_GROUP_SWEEPS (`1000`),
 //! BENCH_COLD_RUNS (`5`), BENCH_WARM_RUNS (`20`), BENCH_PEER_SCALE (`1`: 50 buckets, 100 groups,
-//! 200 instances).
+//! 200 instances); BENCH_OUT: where to write (`bench/results`).
 
 mod estate;
 mod report;
@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use remediation_tests::config_stub::ConfigStub;
 use remediation_tests::ec2::{self as ec2rig, open};
 use remediation_tests::s3 as s3rig;
-use remediation_tests::{event, function_binary, moto_env, repo_root, Aws, FunctionProcess, MotoServer};
+use remediation_tests::{
+    event, function_binary, moto_env, repo_root, Aws, FunctionProcess, MotoServer,
+};
 use serde_json::{json, Value};
 
 use estate::{Kind, Sizes};
@@ -78,6 +80,18 @@ async fn fresh_account() -> (MotoServer, Aws) {
     (server, aws)
 }
 
+/// A topic without subscribers: the functions publish as they would in AWS.
+async fn notification_topic(aws: &Aws) -> String {
+    aws.sns
+        .create_topic()
+        .name("bench")
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn
+        .unwrap_or_default()
+}
+
 async fn start(function: &str, server: &MotoServer, extra: &[(String, String)]) -> FunctionProcess {
     let mut env = moto_env(&server.endpoint());
     env.extend(extra.iter().cloned());
@@ -120,18 +134,13 @@ async fn one_problem(function: &str, aws: &Aws, n: usize) -> Value {
 async fn measure_function(function: &str, cold_runs: usize, warm_runs: usize) -> Value {
     let (server, aws) = fresh_account().await;
     let config = ConfigStub::start().await;
-    let topic = aws
-        .sns
-        .create_topic()
-        .name("bench")
-        .send()
-        .await
-        .expect("topic")
-        .topic_arn
-        .unwrap_or_default();
+    let topic = notification_topic(&aws).await;
     let extra = vec![
         ("NOTIFICATION_TOPIC_ARN".to_string(), topic),
-        ("AWS_ENDPOINT_URL_CONFIG_SERVICE".to_string(), config.endpoint.clone()),
+        (
+            "AWS_ENDPOINT_URL_CONFIG_SERVICE".to_string(),
+            config.endpoint.clone(),
+        ),
     ];
     let mut init = Vec::new();
     let mut first_response = Vec::new();
@@ -215,22 +224,18 @@ async fn measure_sweep(kind: Kind, count: usize) -> Value {
         _ => {
             for i in 0..count {
                 let group = ec2rig::create_group(&aws.ec2, &format!("bench-sweep-{i:05}")).await;
-                let (port, cidr) = if i % 10 == 0 { (22, "0.0.0.0/0") } else { (443, "0.0.0.0/0") };
+                let (port, cidr) = if i % 10 == 0 {
+                    (22, "0.0.0.0/0")
+                } else {
+                    (443, "0.0.0.0/0")
+                };
                 open(&aws.ec2, &group, "tcp", port, port, cidr).await;
             }
             "open-security-group"
         }
     };
     let seeded_in = seeding.elapsed();
-    let topic = aws
-        .sns
-        .create_topic()
-        .name("bench")
-        .send()
-        .await
-        .expect("topic")
-        .topic_arn
-        .unwrap_or_default();
+    let topic = notification_topic(&aws).await;
     let mut process = start(
         function,
         &server,
@@ -284,7 +289,10 @@ async fn run_ours(server: &MotoServer) -> BTreeMap<Kind, (f64, BTreeMap<String, 
             )
             .await;
         invocation.response();
-        runs.insert(kind, (millis(started.elapsed()), tally(&server.recorded_calls())));
+        runs.insert(
+            kind,
+            (millis(started.elapsed()), tally(&server.recorded_calls())),
+        );
     }
     runs
 }
@@ -309,7 +317,16 @@ fn run_custodian(server: &MotoServer) -> BTreeMap<Kind, (f64, BTreeMap<String, u
         let started = Instant::now();
         let log = std::fs::File::create(output.with_extension("log")).expect("custodian log");
         let status = std::process::Command::new(custodian())
-            .args(["run", "--cache-period", "0", "--region", "us-east-1", "-p", policy, "-s"])
+            .args([
+                "run",
+                "--cache-period",
+                "0",
+                "--region",
+                "us-east-1",
+                "-p",
+                policy,
+                "-s",
+            ])
             .arg(&output)
             .arg(&policies)
             .envs(moto_env(&server.endpoint()))
@@ -317,9 +334,17 @@ fn run_custodian(server: &MotoServer) -> BTreeMap<Kind, (f64, BTreeMap<String, u
             .stdout(std::process::Stdio::null())
             .stderr(log)
             .status()
-            .unwrap_or_else(|e| panic!("cannot run {} ({e}): make bench installs it", custodian().display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} ({e}): make bench installs it",
+                    custodian().display()
+                )
+            });
         assert!(status.success(), "custodian {policy} failed");
-        runs.insert(kind, (millis(started.elapsed()), tally(&server.recorded_calls())));
+        runs.insert(
+            kind,
+            (millis(started.elapsed()), tally(&server.recorded_calls())),
+        );
     }
     runs
 }
@@ -343,18 +368,22 @@ async fn compare_with_custodian(scale: usize) -> Value {
 
     let mut kinds = Vec::new();
     for kind in [Kind::Bucket, Kind::Group, Kind::Instance] {
-        let side = |runs: &BTreeMap<Kind, (f64, BTreeMap<String, usize>)>,
-                    verdicts: &BTreeMap<Kind, BTreeMap<estate::Verdict, usize>>| {
-            let (ms, calls) = &runs[&kind];
-            let verdicts: BTreeMap<&str, usize> = verdicts
-                .get(&kind)
-                .map(|v| v.iter().map(|(k, n)| (k.as_str(), *n)).collect())
-                .unwrap_or_default();
-            json!({"wall_ms": ms, "aws_calls": calls.values().sum::<usize>(),
+        let side =
+            |runs: &BTreeMap<Kind, (f64, BTreeMap<String, usize>)>,
+             verdicts: &BTreeMap<Kind, BTreeMap<estate::Verdict, usize>>| {
+                let (ms, calls) = &runs[&kind];
+                let verdicts: BTreeMap<&str, usize> = verdicts
+                    .get(&kind)
+                    .map(|v| v.iter().map(|(k, n)| (k.as_str(), *n)).collect())
+                    .unwrap_or_default();
+                json!({"wall_ms": ms, "aws_calls": calls.values().sum::<usize>(),
                    "aws_calls_by_operation": calls, "verdicts": verdicts})
-        };
+            };
         let count = ours_estate.iter().filter(|r| r.kind == kind).count();
-        let wrong = ours_estate.iter().filter(|r| r.kind == kind && r.wrong).count();
+        let wrong = ours_estate
+            .iter()
+            .filter(|r| r.kind == kind && r.wrong)
+            .count();
         kinds.push(json!({
             "resource_type": kind.as_str(),
             "resources": count,
@@ -433,8 +462,10 @@ async fn main() {
         "custodian_comparison": peer,
         "bench_seconds": started.elapsed().as_secs(),
     });
-    let dir = repo_root().join("bench/results");
-    std::fs::create_dir_all(&dir).expect("bench/results");
+    let dir = std::env::var_os("BENCH_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("bench/results"));
+    std::fs::create_dir_all(&dir).expect("results folder");
     std::fs::write(
         dir.join("latest.json"),
         serde_json::to_string_pretty(&results).expect("json") + "\n",
@@ -444,7 +475,8 @@ async fn main() {
     std::fs::write(dir.join("latest.svg"), report::svg(&results)).expect("write svg");
     println!("{}", report::markdown(&results));
     eprintln!(
-        "bench: wrote bench/results/latest.{{json,md,svg}} in {:?}",
+        "bench: wrote {}/latest.{{json,md,svg}} in {:?}",
+        dir.display(),
         started.elapsed()
     );
 }

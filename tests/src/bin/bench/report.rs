@@ -212,8 +212,18 @@ pub fn svg(results: &Value) -> String {
         })
         .collect();
 
-    let (time, y) = panel("Sweep wall time (lower is better)", "s", &rows("wall_ms", 0.001), 40.0);
-    let (calls, y) = panel("AWS API calls per sweep (lower is better)", "calls", &rows("aws_calls", 1.0), y + 10.0);
+    let (time, y) = panel(
+        "Sweep wall time (lower is better)",
+        "s",
+        &rows("wall_ms", 0.001),
+        40.0,
+    );
+    let (calls, y) = panel(
+        "AWS API calls per sweep (lower is better)",
+        "calls",
+        &rows("aws_calls", 1.0),
+        y + 10.0,
+    );
     let (wrong, y) = panel(
         "Resources missed, over-fixed or wrongly changed (lower is better)",
         "",
