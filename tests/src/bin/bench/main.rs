@@ -425,6 +425,16 @@ fn machine() -> Value {
 
 #[tokio::main]
 async fn main() {
+    let dir = std::env::var_os("BENCH_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("bench/results"));
+    // `bench --report`: write the table and chart again from latest.json, without measuring.
+    if std::env::args().any(|a| a == "--report") {
+        let text = std::fs::read_to_string(dir.join("latest.json")).expect("latest.json");
+        let results: Value = serde_json::from_str(&text).expect("latest.json is JSON");
+        write_reports(&dir, &results);
+        return;
+    }
     let cold_runs: usize = setting("BENCH_COLD_RUNS", "5").parse().unwrap_or(5);
     let warm_runs: usize = setting("BENCH_WARM_RUNS", "20").parse().unwrap_or(20);
     let started = Instant::now();
@@ -462,21 +472,22 @@ async fn main() {
         "custodian_comparison": peer,
         "bench_seconds": started.elapsed().as_secs(),
     });
-    let dir = std::env::var_os("BENCH_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("bench/results"));
     std::fs::create_dir_all(&dir).expect("results folder");
     std::fs::write(
         dir.join("latest.json"),
         serde_json::to_string_pretty(&results).expect("json") + "\n",
     )
     .expect("write json");
-    std::fs::write(dir.join("latest.md"), report::markdown(&results)).expect("write md");
-    std::fs::write(dir.join("latest.svg"), report::svg(&results)).expect("write svg");
+    write_reports(&dir, &results);
     println!("{}", report::markdown(&results));
     eprintln!(
         "bench: wrote {}/latest.{{json,md,svg}} in {:?}",
         dir.display(),
         started.elapsed()
     );
+}
+
+fn write_reports(dir: &std::path::Path, results: &Value) {
+    std::fs::write(dir.join("latest.md"), report::markdown(results)).expect("write md");
+    std::fs::write(dir.join("latest.svg"), report::svg(results)).expect("write svg");
 }

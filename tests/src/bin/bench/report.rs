@@ -134,7 +134,8 @@ fn panel(title: &str, unit: &str, rows: &[(String, f64, f64)], top: f64) -> (Str
         .flat_map(|(_, a, b)| [*a, *b])
         .fold(0.0_f64, f64::max)
         .max(1e-9);
-    let span = WIDTH - LEFT - 120.0;
+    // Room on the right for the value labels and the ratio.
+    let span = WIDTH - LEFT - 200.0;
     let mut svg = format!(
         "<text x=\"10\" y=\"{:.0}\" font-size=\"15\" font-weight=\"bold\">{title}</text>\n",
         top + 16.0
@@ -148,8 +149,9 @@ fn panel(title: &str, unit: &str, rows: &[(String, f64, f64)], top: f64) -> (Str
         for (value, color, who) in [(ours, OURS, "ours"), (peer, PEER, "Custodian")] {
             let w = (value / max * span).max(1.0);
             svg.push_str(&format!(
-                "<rect x=\"{LEFT}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"{BAR_HEIGHT}\" fill=\"{color}\"><title>{who}: {value} {unit}</title></rect>\n\
+                "<rect x=\"{LEFT}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"{BAR_HEIGHT}\" fill=\"{color}\"><title>{who}: {} {unit}</title></rect>\n\
                  <text x=\"{:.1}\" y=\"{:.0}\" font-size=\"11\">{} {unit}</text>\n",
+                trim(*value),
                 LEFT + w + 4.0,
                 y + 12.0,
                 trim(*value)
