@@ -30,7 +30,7 @@ pub fn iam_actions(function: &str) -> Vec<&'static str> {
 /// Whether `function` acts on `trigger` (`Err` says why not). Sweeps count as handled by the
 /// remediations; Config rule invocations only by `config-rule`.
 pub fn handles(function: &str, trigger: &Trigger) -> Result<(), String> {
-    let sweep = matches!(trigger.event, TriggerEvent::Schedule { .. });
+    let sweep = trigger.is_sweep();
     let rule_invocation = matches!(trigger.event, TriggerEvent::ConfigRule(_));
     match function {
         "config-rule" if rule_invocation => Ok(()),

@@ -685,7 +685,7 @@ impl Remediation for UntaggedInstances {
     type Target = InstanceTarget;
 
     async fn targets(&self, trigger: &Trigger) -> Result<Targets<InstanceTarget>, AwsError> {
-        if let TriggerEvent::Schedule { .. } = trigger.event {
+        if trigger.is_sweep() {
             let running = self.actions.running_instances().await?;
             return Ok(Targets::Found(
                 running

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::error::AwsError;
 use crate::notify::Notifier;
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
-use crate::trigger::{parse_payload, Ignored, Source, Trigger, TriggerEvent};
+use crate::trigger::{parse_payload, Ignored, Source, Trigger};
 
 /// What one trigger points at.
 pub enum Targets<T> {
@@ -174,14 +174,12 @@ impl Report {
     fn outcome(&mut self, outcome: Outcome, trigger: &Trigger) {
         // A sweep's compliant resources are counted, not listed: thousands of "nothing wrong"
         // lines would only bloat the response (Lambda allows 6 MB) and the function's memory.
-        if outcome.outcome == OutcomeKind::Compliant {
-            if let TriggerEvent::Schedule { .. } = trigger.event {
-                *self.summary.entry("compliant").or_default() += 1;
-                if self.status == "ignored" {
-                    self.status = "done";
-                }
-                return;
+        if outcome.outcome == OutcomeKind::Compliant && trigger.is_sweep() {
+            *self.summary.entry("compliant").or_default() += 1;
+            if self.status == "ignored" {
+                self.status = "done";
             }
+            return;
         }
         self.push(ReportEntry {
             outcome: outcome.outcome.as_str(),
@@ -195,8 +193,14 @@ impl Report {
         });
     }
 
-    /// Resources of a trigger that were not checked because time ran out.
-    fn unfinished(&mut self, trigger: &Trigger, left: Vec<String>, checked: usize) {
+    /// Resources of a trigger that were not checked because time ran out. Returns why Lambda must
+    /// retry an event; a sweep needs no retry (the next sweep goes on, a retry would start over).
+    fn unfinished(
+        &mut self,
+        trigger: &Trigger,
+        left: Vec<String>,
+        checked: usize,
+    ) -> Option<String> {
         let what = if left.is_empty() && checked == 0 {
             "the event was not started".to_string()
         } else {
@@ -206,9 +210,10 @@ impl Report {
                 left.len() + checked
             )
         };
-        let then = match trigger.event {
-            TriggerEvent::Schedule { .. } => "the next sweep checks them",
-            _ => "Lambda retries the event",
+        let then = if trigger.is_sweep() {
+            "the next sweep checks them"
+        } else {
+            "Lambda retries the event"
         };
         let reason = format!("the invocation's deadline was near: {what}; {then}");
         tracing::warn!(event_id = %trigger.event_id, left = left.len(), checked, "{reason}");
@@ -222,6 +227,8 @@ impl Report {
             event_id: Some(trigger.event_id.clone()),
             left: left.into_iter().take(MAX_LISTED_LEFT).collect(),
         });
+        (!trigger.is_sweep())
+            .then(|| format!("event {}: {what} before the deadline", trigger.event_id))
     }
 }
 
@@ -257,13 +264,7 @@ pub async fn handle_until<R: Remediation>(
             }
         };
         if deadline.is_near() {
-            report.unfinished(&trigger, Vec::new(), 0);
-            if !matches!(trigger.event, TriggerEvent::Schedule { .. }) {
-                retry_reasons.push(format!(
-                    "event {}: not started before the deadline",
-                    trigger.event_id
-                ));
-            }
+            retry_reasons.extend(report.unfinished(&trigger, Vec::new(), 0));
             continue;
         }
         // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
@@ -295,7 +296,7 @@ pub async fn handle_until<R: Remediation>(
             }
         };
         if targets.is_empty() {
-            if let TriggerEvent::Schedule { .. } = trigger.event {
+            if trigger.is_sweep() {
                 // An account with nothing in scope: a sweep that is done.
                 report.status = "done";
             } else {
@@ -327,9 +328,10 @@ pub async fn handle_until<R: Remediation>(
                     changes = ?outcome.changes,
                     "decision"
                 );
-                let notified = match trigger.event {
-                    TriggerEvent::Schedule { .. } => outcome.outcome.is_notified_by_sweep(),
-                    _ => outcome.outcome.is_notified(),
+                let notified = if trigger.is_sweep() {
+                    outcome.outcome.is_notified_by_sweep()
+                } else {
+                    outcome.outcome.is_notified()
                 };
                 if notified {
                     if let Err(err) = notifier.publish(&outcome, &trigger).await {
@@ -346,14 +348,7 @@ pub async fn handle_until<R: Remediation>(
                 .iter()
                 .map(|target| remediation.describe(target).1)
                 .collect();
-            if !matches!(trigger.event, TriggerEvent::Schedule { .. }) {
-                retry_reasons.push(format!(
-                    "event {}: {} resources not checked before the deadline",
-                    trigger.event_id,
-                    left.len()
-                ));
-            }
-            report.unfinished(&trigger, left, checked);
+            retry_reasons.extend(report.unfinished(&trigger, left, checked));
         }
     }
 
@@ -428,6 +423,7 @@ pub fn into_response(
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+    use crate::trigger::TriggerEvent;
     use serde_json::json;
 
     /// Answers each target name with a fixed result.

@@ -580,7 +580,7 @@ impl Remediation for S3PublicAccess {
     type Target = S3Target;
 
     async fn targets(&self, trigger: &Trigger) -> Result<Targets<S3Target>, AwsError> {
-        if let TriggerEvent::Schedule { .. } = trigger.event {
+        if trigger.is_sweep() {
             let region = self
                 .region
                 .as_deref()

@@ -755,7 +755,7 @@ impl Remediation for OpenSecurityGroup {
     type Target = GroupTarget;
 
     async fn targets(&self, trigger: &Trigger) -> Result<Targets<GroupTarget>, AwsError> {
-        if let TriggerEvent::Schedule { .. } = trigger.event {
+        if trigger.is_sweep() {
             let groups = self.actions.all_groups().await?;
             return Ok(Targets::Found(
                 groups

@@ -143,6 +143,11 @@ impl Ignored {
 }
 
 impl Trigger {
+    /// Whether this is a scheduled sweep (every resource in scope) rather than an event about some.
+    pub fn is_sweep(&self) -> bool {
+        matches!(self.event, TriggerEvent::Schedule { .. })
+    }
+
     /// A short human description of the cause, the notification's `trigger.detail`.
     pub fn detail(&self) -> String {
         match &self.event {
