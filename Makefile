@@ -13,6 +13,10 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+# Where cargo puts what it builds: CARGO_TARGET_DIR (or a .cargo/config setting) when set, ./target
+# otherwise. Every target that runs a built binary runs it from here.
+TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | $(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null || echo target)
+BIN := $(TARGET_DIR)/release
 
 .PHONY: all build test lint lint-template demo venv invoke sam-build bench clean
 
@@ -32,7 +36,7 @@ $(VENV_STAMP): requirements-test.txt
 	.venv-$*/bin/pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
-# Release-shaped binaries: target/release/{s3-public-access,...} plus the test rig (local-invoke, demo).
+# Release-shaped binaries: $(BIN)/{s3-public-access,...} plus the test rig (local-invoke, demo, bench).
 build:
 	$(CARGO) build --release --workspace --all-targets
 
@@ -48,9 +52,9 @@ lint: lint-template
 # at AWS::Serverless resources), and checkov (skips are justified next to them in the template).
 lint-template: $(SAM_STAMP) $(CHECKOV_STAMP)
 	$(SAM) validate --lint --region us-east-1
-	mkdir -p target
-	AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/python tools/translate_template.py template.yaml target/template.translated.json
-	$(SAM_VENV)/bin/cfn-lint target/template.translated.json
+	mkdir -p $(TARGET_DIR)
+	AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/python tools/translate_template.py template.yaml $(TARGET_DIR)/template.translated.json
+	$(SAM_VENV)/bin/cfn-lint $(TARGET_DIR)/template.translated.json
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
 
 # `sam build` through cargo-lambda (pip brings zig for cross-compiling). arm64 needs
@@ -64,15 +68,15 @@ sam-build: $(SAM_STAMP)
 # security groups, and Cloud Custodian on the same estate. Writes bench/results/latest.{json,md,svg}.
 # Smaller: make bench BENCH_INSTANCE_SWEEPS=1000 (see tests/src/bin/bench/main.rs for the knobs).
 bench: venv build $(BENCH_STAMP)
-	./target/release/bench
+	$(BIN)/bench
 
 # The remediations at work on a pretend account, printed before and after.
 demo: venv build
-	./target/release/demo
+	$(BIN)/demo
 
 # One function, one event, no Docker: make invoke FUNCTION=s3-public-access EVENT=events/s3-public-access/put-bucket-acl-allusers-read.json
 invoke: venv build
-	./target/release/local-invoke $(FUNCTION) $(EVENT) $(ARGS)
+	$(BIN)/local-invoke $(FUNCTION) $(EVENT) $(ARGS)
 
 clean:
 	$(CARGO) clean

@@ -36,9 +36,13 @@ pub fn handles(function: &str, trigger: &Trigger) -> Result<(), String> {
         "config-rule" if rule_invocation => Ok(()),
         "config-rule" => Err("not a Config rule invocation".to_string()),
         _ if sweep => Ok(()),
-        "s3-public-access" => s3::targets_of(trigger).map(|_| ()),
-        "open-security-group" => security_group::targets_of(trigger).map(|_| ()),
-        "untagged-instance" => instance::targets_of(trigger).map(|_| ()),
+        "s3-public-access" => s3::targets_of(trigger).map(|_| ()).map_err(|u| u.reason),
+        "open-security-group" => security_group::targets_of(trigger)
+            .map(|_| ())
+            .map_err(|u| u.reason),
+        "untagged-instance" => instance::targets_of(trigger)
+            .map(|_| ())
+            .map_err(|u| u.reason),
         other => Err(format!("no function named {other}")),
     }
 }
@@ -103,17 +107,17 @@ mod tests {
     #[test]
     fn each_module_lists_the_iam_action_of_every_call_it_makes() {
         for (file, service, receiver, listed) in [
-            ("s3.rs", "s3", "client", s3::IAM_ACTIONS),
+            ("s3/aws.rs", "s3", "client", s3::IAM_ACTIONS),
             (
-                "security_group.rs",
+                "security_group/aws.rs",
                 "ec2",
                 "client",
                 security_group::IAM_ACTIONS,
             ),
-            ("instance.rs", "ec2", "client", instance::IAM_ACTIONS),
+            ("instance/aws.rs", "ec2", "client", instance::IAM_ACTIONS),
             ("notify.rs", "sns", "client", notify::IAM_ACTIONS),
             (
-                "config_rule.rs",
+                "config_rule/aws.rs",
                 "config",
                 "config",
                 config_rule::IAM_ACTIONS,
@@ -129,7 +133,7 @@ mod tests {
                     "{file} calls {call}: {action} is not in its IAM_ACTIONS"
                 );
             }
-            if file != "config_rule.rs" {
+            if file != "config_rule/aws.rs" {
                 for action in listed {
                     assert!(
                         calls
@@ -142,6 +146,38 @@ mod tests {
         }
         let identity = std::fs::read_to_string(repo().join("shared/src/identity.rs")).unwrap();
         assert!(calls_in(&identity, "sts").contains(&"get_caller_identity".to_string()));
+    }
+
+    /// The layers stay apart: targets, policy and item readers are pure (no SDK types, no calls);
+    /// only `aws.rs` talks to AWS.
+    #[test]
+    fn only_the_aws_layer_calls_aws() {
+        for folder in ["s3", "security_group", "instance", "config_rule"] {
+            let dir = repo().join("shared/src").join(folder);
+            let mut layers = Vec::new();
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().to_string();
+                layers.push(name.clone());
+                if !["policy.rs", "targets.rs", "item.rs", "parameters.rs"].contains(&name.as_str())
+                {
+                    continue;
+                }
+                let source = std::fs::read_to_string(&path).unwrap();
+                for forbidden in ["aws_sdk_", "aws_config", ".send()", "async fn"] {
+                    assert!(
+                        !source.contains(forbidden),
+                        "{folder}/{name} is a pure layer but uses {forbidden}"
+                    );
+                }
+            }
+            for required in ["mod.rs", "policy.rs", "aws.rs"] {
+                assert!(
+                    layers.iter().any(|l| l == required),
+                    "{folder} has no {required}"
+                );
+            }
+        }
     }
 
     #[test]

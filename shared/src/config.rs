@@ -1,4 +1,4 @@
-//! Settings read once from the environment at start-up (DESIGN.md, "Settings").
+//! Settings read once from the environment at start-up (`docs/settings.md` lists them).
 //!
 //! A bad value is an error that names the variable, so Lambda shows it as an init failure
 //! instead of the function running with a policy nobody asked for.

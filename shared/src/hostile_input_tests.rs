@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::config_rule::ConfigRule;
 use crate::identity::OwnIdentity;
 use crate::instance::{InstanceActions, UntaggedInstances};
-use crate::invocation::{handle, InvocationError, Remediation, Report};
+use crate::invocation::{handle, InvocationError, Remediation, Report, Status};
 use crate::notify::Notifier;
 use crate::s3::{S3Actions, S3PublicAccess};
 use crate::security_group::{OpenSecurityGroup, SecurityGroupActions};
@@ -92,11 +92,14 @@ fn check_answer(payload: &Value, result: Result<Report, InvocationError>) -> Res
     };
     for entry in &report.results {
         if entry.reason.trim().is_empty() {
-            return Err(format!("{} without a reason for {payload}", entry.outcome));
+            return Err(format!(
+                "{} without a reason for {payload}",
+                entry.outcome.as_str()
+            ));
         }
     }
-    if !retried && report.results.is_empty() && report.status != "done" {
-        return Err(format!("{} without saying why: {payload}", report.status));
+    if !retried && report.results.is_empty() && report.status != Status::Done {
+        return Err(format!("{:?} without saying why: {payload}", report.status));
     }
     Ok(())
 }
@@ -109,7 +112,9 @@ fn all_functions_answer(payload: &Value) -> Result<(), String> {
         check_answer(payload, answer(payload, &f.groups, &f.notifier).await)?;
         check_answer(payload, answer(payload, &f.instances, &f.notifier).await)?;
         match f.rule.handle(payload).await {
-            Ok(response) if response.is_null() => Err(format!("config-rule: null for {payload}")),
+            Ok(response) if response.results.is_empty() => {
+                Err(format!("config-rule: no result for {payload}"))
+            }
             // Errors are fine: AWS is unreachable, or a rule parameter is bad (both named).
             Ok(_) | Err(_) => Ok(()),
         }

@@ -1,13 +1,19 @@
 //! `remediation`: the library every remediation function is built on.
 //!
+//! One folder per resource kind, one file per layer: `targets.rs` (which events point at which
+//! resources, pure), `policy.rs` (the rule: current state + settings -> plan, pure), `aws.rs` (the SDK
+//! calls and their IAM actions), `item.rs` (the resource as an AWS Config item describes it), and
+//! `mod.rs` (the [`Remediation`] that ties them into the invocation loop).
+//!
+//! - [`s3`], [`security_group`], [`instance`]: the three remediations
+//! - [`config_rule`]: the custom AWS Config rule, judging with the same policies
+//! - [`lambda`]: the entry point of every function binary ([`run`]) and its start-up
+//! - [`invocation`]: the shared invocation loop (targets -> re-read and fix -> notify -> report)
 //! - [`trigger`]: every supported event shape -> one normalized [`trigger::Trigger`]
 //! - [`config`]: settings read once from the environment
-//! - [`invocation`]: the shared invocation loop (targets -> check/fix -> notify -> report)
-//! - [`s3`], [`security_group`], [`instance`]: policies (pure) and actions (SDK calls) per resource kind
-//! - [`catalog`]: the functions, the IAM actions they need, the triggers they handle
-//! - [`config_rule`]: the custom AWS Config rule, evaluating with the same policies
-//! - [`identity`]: recognising the function's own changes (loop guard)
 //! - [`notify`]: SNS message building and publishing
+//! - [`identity`]: recognising the function's own changes (loop guard)
+//! - [`catalog`]: the functions, the IAM actions they need, the triggers they handle
 
 pub mod catalog;
 pub mod config;
@@ -16,12 +22,12 @@ pub mod error;
 pub mod identity;
 pub mod instance;
 pub mod invocation;
+pub mod lambda;
 pub mod notify;
 pub mod outcome;
 pub mod s3;
 pub mod security_group;
 pub mod shape;
-pub mod startup;
 pub mod trigger;
 
 #[cfg(test)]
@@ -32,5 +38,6 @@ mod test_support;
 pub use config::Settings;
 pub use error::AwsError;
 pub use invocation::{handle, handle_until, into_response, Deadline, Remediation, Targets};
+pub use lambda::{run, Error};
 pub use notify::Notifier;
 pub use outcome::{Outcome, OutcomeKind, ResourceType, Severity};

@@ -1,4 +1,5 @@
-//! Notifications: one SNS message per resource acted on, skipped or failed (DESIGN.md, "The contract").
+//! Notifications: one SNS message per resource acted on, skipped or failed (`docs/notifications.md`
+//! describes the message, `docs/notification.schema.json` the document programs read).
 //!
 //! Published with `MessageStructure=json`: `default`/`email` carry text a person reads, `sqs`,
 //! `lambda`, `http`, `https` carry the JSON document programs read.
@@ -9,15 +10,15 @@ use serde_json::json;
 
 use crate::error::AwsError;
 use crate::outcome::{Outcome, OutcomeKind, ResourceType};
-use crate::trigger::Trigger;
+use crate::trigger::{Source, Trigger};
 
 /// The machine-readable document (`version` 1).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Document {
     pub version: u32,
     pub function: String,
-    pub outcome: &'static str,
-    pub resource_type: &'static str,
+    pub outcome: OutcomeKind,
+    pub resource_type: ResourceType,
     pub resource_id: String,
     pub account: String,
     pub region: String,
@@ -28,7 +29,7 @@ pub struct Document {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TriggerRef {
-    pub source: &'static str,
+    pub source: Source,
     pub event_id: String,
     pub detail: String,
 }
@@ -48,15 +49,15 @@ impl Message {
         let document = Document {
             version: 1,
             function: function.to_string(),
-            outcome: outcome.outcome.as_str(),
-            resource_type: outcome.resource_type.as_str(),
+            outcome: outcome.outcome,
+            resource_type: outcome.resource_type,
             resource_id: outcome.resource_id.clone(),
             account: trigger.account.clone(),
             region: trigger.region.clone(),
             reason: outcome.reason.clone(),
             changes: outcome.changes.clone(),
             trigger: TriggerRef {
-                source: trigger.source.as_str(),
+                source: trigger.source,
                 event_id: trigger.event_id.clone(),
                 detail: trigger.detail(),
             },
@@ -65,8 +66,8 @@ impl Message {
             subject: subject(outcome),
             text: human_text(function, exempt_tag, outcome, &document),
             attributes: vec![
-                ("outcome", document.outcome.to_string()),
-                ("resource_type", document.resource_type.to_string()),
+                ("outcome", document.outcome.as_str().to_string()),
+                ("resource_type", document.resource_type.as_str().to_string()),
                 ("severity", outcome.severity.as_str().to_string()),
             ],
             document,

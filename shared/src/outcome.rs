@@ -38,7 +38,7 @@ impl OutcomeKind {
         }
     }
 
-    /// Whether people are told about it (DESIGN.md: nothing to do means a log line only).
+    /// Whether people are told about it (nothing to do means a log line only, no message).
     pub fn is_notified(self) -> bool {
         !matches!(
             self,

@@ -1,4 +1,5 @@
-//! Lenient readers for the JSON shapes AWS events use (see `../shared/events/README.md`, "Gotchas").
+//! Lenient readers for the JSON shapes AWS events use (`events/README.md` in the repository, "Shapes
+//! to expect", lists them).
 //!
 //! CloudTrail renders XML bodies and HTTP headers as JSON, so the same field can be a string or an
 //! array of strings, one element or a list, and EC2 lists are `{"items": [...]}` or `{}`.
@@ -63,6 +64,18 @@ pub fn number_field(object: &Value, name: &str) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// An AWS Config configuration item's `tags` map, as (key, value) pairs.
+pub fn config_item_tags(item: &Value) -> Vec<(String, String)> {
+    item.get("tags")
+        .and_then(Value::as_object)
+        .map(|tags| {
+            tags.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,7 +1,11 @@
 use super::*;
+use crate::security_group::{IngressRule, RuleSource};
 use crate::test_support::mocked_client;
 use aws_sdk_config::operation::put_evaluations::PutEvaluationsOutput;
+use aws_sdk_config::types::{ComplianceType, Evaluation as SdkEvaluation};
 use aws_smithy_mocks::{mock, Rule};
+use aws_smithy_types::date_time::Format;
+use serde_json::json;
 use std::sync::{Arc, Mutex};
 use time::format_description::well_known::Rfc3339;
 
@@ -32,6 +36,11 @@ fn sample_with(name: &str, edit: impl FnOnce(&mut Value)) -> Value {
     edit(&mut event);
     payload["invokingEvent"] = Value::String(event.to_string());
     payload
+}
+
+/// The function's response as Lambda returns it.
+fn json_response(report: RuleReport) -> Value {
+    serde_json::to_value(report).unwrap()
 }
 
 fn scope() -> RuleScope {
@@ -299,7 +308,7 @@ fn rule_with(config_rules: &[&Rule], ec2_rules: &[&Rule], s3_rules: &[&Rule]) ->
         S3Actions::from_client(mocked_client!(aws_sdk_s3, s3_rules)),
         SecurityGroupActions::from_client(mocked_client!(aws_sdk_ec2, ec2_rules)),
         InstanceActions::from_client(mocked_client!(aws_sdk_ec2, ec2_rules)),
-        mocked_client!(aws_sdk_config, config_rules),
+        ConfigActions::from_client(mocked_client!(aws_sdk_config, config_rules)),
         Settings::default(),
     )
     .with_clock(now)
@@ -328,7 +337,8 @@ async fn evaluations_go_out_a_hundred_per_call() {
     ] {
         let (put, seen) = recording_put();
         let rule = rule_with(&[&put], &[], &[]);
-        rule.put_evaluations(TOKEN, &evaluations(count))
+        rule.config
+            .put_evaluations(TOKEN, &evaluations(count))
             .await
             .unwrap();
         let sizes: Vec<usize> = seen.lock().unwrap().iter().map(Vec::len).collect();
@@ -340,7 +350,7 @@ async fn evaluations_go_out_a_hundred_per_call() {
 async fn failed_evaluations_are_sent_again_then_the_invocation_fails() {
     let failing = evaluations(1)
         .iter()
-        .map(sdk_evaluation)
+        .map(aws::sdk_evaluation)
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
     let once = failing.clone();
@@ -354,7 +364,10 @@ async fn failed_evaluations_are_sent_again_then_the_invocation_fails() {
         .output(|| PutEvaluationsOutput::builder().build())
         .build();
     let rule = rule_with(&[&put], &[], &[]);
-    rule.put_evaluations(TOKEN, &evaluations(3)).await.unwrap();
+    rule.config
+        .put_evaluations(TOKEN, &evaluations(3))
+        .await
+        .unwrap();
     assert_eq!(put.num_calls(), 2, "the failed one was sent again");
 
     let always = failing.clone();
@@ -365,6 +378,7 @@ async fn failed_evaluations_are_sent_again_then_the_invocation_fails() {
     });
     let rule = rule_with(&[&put], &[], &[]);
     let err = rule
+        .config
         .put_evaluations(TOKEN, &evaluations(1))
         .await
         .unwrap_err();
@@ -400,7 +414,7 @@ async fn a_configuration_item_is_evaluated_without_reading_anything() {
     ] {
         let (put, seen) = recording_put();
         let rule = rule_with(&[&put], &[], &[]);
-        let response = rule.handle(&sample(file)).await.unwrap();
+        let response = json_response(rule.handle(&sample(file)).await.unwrap());
         assert_eq!(
             response["results"][0]["summary"]["NON_COMPLIANT"], 1,
             "{file}: {response}"
@@ -469,10 +483,11 @@ async fn an_oversized_item_is_read_from_ec2() {
     });
     let (put, seen) = recording_put();
     let rule = rule_with(&[&put], &[&describe], &[]);
-    let response = rule
-        .handle(&sample("oversized-configuration-item-change-instance.json"))
-        .await
-        .unwrap();
+    let response = json_response(
+        rule.handle(&sample("oversized-configuration-item-change-instance.json"))
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         response["results"][0]["summary"]["COMPLIANT"], 1,
         "{response}"
@@ -520,10 +535,11 @@ async fn a_scheduled_run_evaluates_every_resource_of_its_types() {
     });
     let (put, seen) = recording_put();
     let rule = rule_with(&[&put], &[&describe], &[]);
-    let response = rule
-        .handle(&sample("scheduled-notification-instance.json"))
-        .await
-        .unwrap();
+    let response = json_response(
+        rule.handle(&sample("scheduled-notification-instance.json"))
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         response["results"][0]["summary"]["NON_COMPLIANT"], 250,
         "{}",
@@ -568,7 +584,7 @@ async fn bad_parameters_and_other_events_get_clear_answers() {
         json!([1, 2]),
         json!({"invokingEvent": "{", "resultToken": "t"}),
     ] {
-        let response = rule.handle(&payload).await.unwrap();
+        let response = json_response(rule.handle(&payload).await.unwrap());
         assert_eq!(response["status"], "ignored", "{response}");
         assert!(!response["results"][0]["reason"]
             .as_str()

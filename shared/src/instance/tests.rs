@@ -1,8 +1,11 @@
 use super::*;
 use crate::config::parse_required_tags;
+use crate::config::TagRule;
 use crate::trigger::parse_payload;
+use crate::trigger::TriggerEvent;
 use proptest::prelude::*;
 use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
 
 const INSTANCE: &str = "i-0a1b2c3d4e5f60718";
 
@@ -399,6 +402,7 @@ fn events_about_other_things_are_not_targets() {
     }
     assert!(targets_of(&stopped)
         .unwrap_err()
+        .reason
         .contains("entered stopped"));
 
     let mut tags_on_a_volume = sample("delete-tags-instance.json");
@@ -407,7 +411,7 @@ fn events_about_other_things_are_not_targets() {
         call.request = serde_json::json!({"resourcesSet": {"items": [{"resourceId": "vol-0123"}]}, "tagSet": {}});
     }
     assert_eq!(
-        targets_of(&tags_on_a_volume).unwrap_err(),
+        targets_of(&tags_on_a_volume).unwrap_err().reason,
         "CreateTags names no instance"
     );
 
@@ -421,6 +425,7 @@ fn events_about_other_things_are_not_targets() {
         crate::test_support::sample_payload("open-security-group/config-restricted-ssh.json");
     assert!(targets_of(&parse_payload(&payload).remove(0).unwrap())
         .unwrap_err()
+        .reason
         .contains("not an EC2 instance"));
 }
 
@@ -448,7 +453,9 @@ mod flows {
     use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
     use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
     use aws_sdk_ec2::operation::stop_instances::StopInstancesOutput;
-    use aws_sdk_ec2::types::{InstanceState as Ec2State, InstanceStateName, Reservation};
+    use aws_sdk_ec2::types::{
+        Instance, InstanceState as Ec2State, InstanceStateName, Reservation, Tag,
+    };
     use aws_sdk_ec2::Client;
     use aws_smithy_mocks::{mock, Rule};
     use aws_smithy_runtime_api::http::Response;
@@ -572,7 +579,7 @@ mod flows {
         let failed = report
             .results
             .iter()
-            .find(|r| r.outcome == "failed")
+            .find(|r| r.outcome.as_str() == "failed")
             .unwrap();
         assert_eq!(failed.resource_id.as_deref(), Some("i-spot"));
         assert!(
@@ -593,7 +600,12 @@ mod flows {
         let report = handle(payload("instance-pending.json"), &remediation, &notifier())
             .await
             .unwrap();
-        assert_eq!(report.results[0].outcome, "waiting", "{:?}", report.results);
+        assert_eq!(
+            report.results[0].outcome.as_str(),
+            "waiting",
+            "{:?}",
+            report.results
+        );
         assert!(report.results[0].reason.contains("still pending"));
     }
 
@@ -625,7 +637,7 @@ mod flows {
         let report = handle(payload("run-instances.json"), &remediation, &notifier())
             .await
             .unwrap();
-        assert_eq!(report.results[0].outcome, "not-found");
+        assert_eq!(report.results[0].outcome.as_str(), "not-found");
         assert_eq!(stop.num_calls(), 0);
     }
 

@@ -1,8 +1,7 @@
 use super::*;
-use crate::trigger::parse_payload;
-use aws_sdk_s3::types::{Grantee, Permission};
+use crate::trigger::{parse_payload, TriggerEvent};
 use proptest::prelude::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const OWNER_ID: &str = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be";
 
@@ -19,30 +18,12 @@ fn bucket(name: &str) -> S3Target {
     S3Target::Bucket(name.to_string())
 }
 
-fn group_grant(uri: &str, permission: Permission) -> Grant {
-    Grant::builder()
-        .grantee(
-            Grantee::builder()
-                .r#type(Type::Group)
-                .uri(uri)
-                .build()
-                .unwrap(),
-        )
-        .permission(permission)
-        .build()
+fn group_grant(uri: &str, permission: &str) -> Grant {
+    Grant::to_group(uri, permission)
 }
 
-fn user_grant(id: &str, permission: Permission) -> Grant {
-    Grant::builder()
-        .grantee(
-            Grantee::builder()
-                .r#type(Type::CanonicalUser)
-                .id(id)
-                .build()
-                .unwrap(),
-        )
-        .permission(permission)
-        .build()
+fn user_grant(id: &str, permission: &str) -> Grant {
+    Grant::to_canonical_user(id, permission)
 }
 
 #[test]
@@ -106,7 +87,10 @@ fn private_uploads_and_unrelated_events_are_not_targets() {
         panic!()
     };
     call.request["x-amz-acl"] = json!("private");
-    assert!(targets_of(&trigger).unwrap_err().contains("no public ACL"));
+    assert!(targets_of(&trigger)
+        .unwrap_err()
+        .reason
+        .contains("no public ACL"));
 
     let mut trigger = event("put-bucket-public-access-block-disabled.json");
     let TriggerEvent::ApiCall(call) = &mut trigger.event else {
@@ -170,14 +154,11 @@ fn public_requests_in_every_form() {
 
 #[test]
 fn plan_removes_public_grants_and_keeps_the_rest_in_order() {
-    let owner = user_grant(OWNER_ID, Permission::FullControl);
-    let partner = user_grant("partner", Permission::Read);
-    let log_delivery = group_grant(
-        "http://acs.amazonaws.com/groups/s3/LogDelivery",
-        Permission::Write,
-    );
-    let all_users = group_grant(ALL_USERS_URI, Permission::Read);
-    let authenticated = group_grant(AUTHENTICATED_USERS_URI, Permission::WriteAcp);
+    let owner = user_grant(OWNER_ID, "FULL_CONTROL");
+    let partner = user_grant("partner", "READ");
+    let log_delivery = group_grant("http://acs.amazonaws.com/groups/s3/LogDelivery", "WRITE");
+    let all_users = group_grant(ALL_USERS_URI, "READ");
+    let authenticated = group_grant(AUTHENTICATED_USERS_URI, "WRITE_ACP");
     let plan = plan_acl(&[
         owner.clone(),
         all_users.clone(),
@@ -203,13 +184,11 @@ fn plan_removes_public_grants_and_keeps_the_rest_in_order() {
 
 #[test]
 fn block_public_access_is_needed_unless_all_four_are_on() {
-    let all = |on: [bool; 4]| {
-        PublicAccessBlockConfiguration::builder()
-            .block_public_acls(on[0])
-            .ignore_public_acls(on[1])
-            .block_public_policy(on[2])
-            .restrict_public_buckets(on[3])
-            .build()
+    let all = |on: [bool; 4]| BlockPublicAccess {
+        block_public_acls: on[0],
+        ignore_public_acls: on[1],
+        block_public_policy: on[2],
+        restrict_public_buckets: on[3],
     };
     assert!(block_public_access_needed(None));
     assert!(!block_public_access_needed(Some(&all([true; 4]))));
@@ -217,17 +196,17 @@ fn block_public_access_is_needed_unless_all_four_are_on() {
         true, true, false, true
     ]))));
     assert!(block_public_access_needed(Some(
-        &PublicAccessBlockConfiguration::builder().build()
+        &BlockPublicAccess::default()
     )));
 }
 
 fn arbitrary_grant() -> impl Strategy<Value = Grant> {
     let permission = prop::sample::select(vec![
-        Permission::Read,
-        Permission::Write,
-        Permission::ReadAcp,
-        Permission::WriteAcp,
-        Permission::FullControl,
+        "READ",
+        "WRITE",
+        "READ_ACP",
+        "WRITE_ACP",
+        "FULL_CONTROL",
     ]);
     let uri = prop::sample::select(vec![
         ALL_USERS_URI.to_string(),
@@ -238,16 +217,7 @@ fn arbitrary_grant() -> impl Strategy<Value = Grant> {
     prop_oneof![
         (uri, permission.clone()).prop_map(|(uri, p)| group_grant(&uri, p)),
         ("[a-f0-9]{8}", permission.clone()).prop_map(|(id, p)| user_grant(&id, p)),
-        ("[a-z]{3,8}@example\\.com", permission).prop_map(|(email, p)| Grant::builder()
-            .grantee(
-                Grantee::builder()
-                    .r#type(Type::AmazonCustomerByEmail)
-                    .email_address(email)
-                    .build()
-                    .unwrap()
-            )
-            .permission(p)
-            .build()),
+        ("[a-z]{3,8}@example\\.com", permission).prop_map(|(email, p)| Grant::to_email(&email, p)),
     ]
 }
 
@@ -277,7 +247,7 @@ mod flows {
     use aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockOutput;
     use aws_sdk_s3::operation::put_bucket_acl::PutBucketAclOutput;
     use aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput;
-    use aws_sdk_s3::types::Tag;
+    use aws_sdk_s3::types::{PublicAccessBlockConfiguration, Tag};
     use aws_sdk_s3::Client;
     use aws_smithy_mocks::{mock, Rule};
     use aws_smithy_runtime_api::http::Response;
@@ -296,9 +266,9 @@ mod flows {
     fn public_acl() -> Rule {
         mock!(Client::get_bucket_acl).then_output(|| {
             GetBucketAclOutput::builder()
-                .owner(Owner::builder().id(OWNER_ID).build())
-                .grants(user_grant(OWNER_ID, Permission::FullControl))
-                .grants(group_grant(ALL_USERS_URI, Permission::Read))
+                .owner(aws_sdk_s3::types::Owner::builder().id(OWNER_ID).build())
+                .grants(aws::grant_to_sdk(&user_grant(OWNER_ID, "FULL_CONTROL")).unwrap())
+                .grants(aws::grant_to_sdk(&group_grant(ALL_USERS_URI, "READ")).unwrap())
                 .build()
         })
     }
@@ -332,7 +302,7 @@ mod flows {
                 let policy = req.access_control_policy().unwrap();
                 policy.grants().len() == 1
                     && policy.owner().and_then(|o| o.id()) == Some(OWNER_ID)
-                    && public_group(&policy.grants()[0]).is_none()
+                    && public_group(&aws::grant_from_sdk(&policy.grants()[0])).is_none()
             })
             .then_output(|| PutBucketAclOutput::builder().build());
         let put_block = mock!(Client::put_public_access_block)
@@ -341,7 +311,7 @@ mod flows {
             client(&[&acl, &tags, &block, &put_acl, &put_block]),
             Settings::default(),
         );
-        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        let outcome = s3.remediate(&bucket("b"), &trigger()).await.unwrap();
         assert_eq!(outcome.outcome, OutcomeKind::Remediated);
         assert_eq!(
             outcome.changes,
@@ -362,7 +332,7 @@ mod flows {
             client(&[&acl, &tags, &block, &put_acl]),
             Settings::default(),
         );
-        let err = s3.check(&bucket("b"), &trigger()).await.unwrap_err();
+        let err = s3.remediate(&bucket("b"), &trigger()).await.unwrap_err();
         assert!(err.is_transient(), "{err}");
         assert_eq!(err.operation, "PutBucketAcl");
         assert_eq!(put_acl.num_calls(), 3, "the SDK retries before giving up");
@@ -382,7 +352,7 @@ mod flows {
             client(&[&acl, &tags, &block, &put_acl, &put_block]),
             Settings::default(),
         );
-        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        let outcome = s3.remediate(&bucket("b"), &trigger()).await.unwrap();
         assert_eq!(outcome.outcome, OutcomeKind::Remediated);
         assert_eq!(put_acl.num_calls(), 2);
     }
@@ -392,7 +362,7 @@ mod flows {
         let acl =
             mock!(Client::get_bucket_acl).then_http_response(|| s3_error(403, "AccessDenied"));
         let s3 = remediation(client(&[&acl]), Settings::default());
-        let err = s3.check(&bucket("b"), &trigger()).await.unwrap_err();
+        let err = s3.remediate(&bucket("b"), &trigger()).await.unwrap_err();
         assert_eq!(err.kind, crate::error::ErrorKind::Permanent);
         assert!(err.has_code("AccessDenied"));
         assert_eq!(acl.num_calls(), 1, "a denial is not retried");
@@ -409,7 +379,7 @@ mod flows {
             client(&[&acl, &tags, &block, &put_acl, &put_block]),
             Settings::default(),
         );
-        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        let outcome = s3.remediate(&bucket("b"), &trigger()).await.unwrap();
         assert_eq!(outcome.outcome, OutcomeKind::Failed);
         assert_eq!(outcome.changes, ["removed AllUsers READ"]);
         assert!(
@@ -433,7 +403,7 @@ mod flows {
             ..Settings::default()
         };
         let s3 = remediation(client(&[&acl, &tags, &block, &put_acl, &put_block]), dry);
-        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        let outcome = s3.remediate(&bucket("b"), &trigger()).await.unwrap();
         assert_eq!(outcome.outcome, OutcomeKind::DryRun);
         assert_eq!(
             outcome.changes,
@@ -456,7 +426,7 @@ mod flows {
             client(&[&acl, &exempt_tags, &put_acl, &put_block]),
             Settings::default(),
         );
-        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        let outcome = s3.remediate(&bucket("b"), &trigger()).await.unwrap();
         assert_eq!(outcome.outcome, OutcomeKind::Skipped);
         assert!(outcome.reason.contains("exempt"), "{}", outcome.reason);
         assert_eq!((put_acl.num_calls(), put_block.num_calls()), (0, 0));
@@ -485,7 +455,7 @@ mod flows {
             client(&[&acl, &tags, &block_on, &put_acl, &put_block]),
             Settings::default(),
         );
-        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        let outcome = s3.remediate(&bucket("b"), &trigger()).await.unwrap();
         assert_eq!(outcome.changes, ["removed AllUsers READ"]);
 
         let off = Settings {
@@ -493,7 +463,7 @@ mod flows {
             ..Settings::default()
         };
         let s3 = remediation(client(&[&acl, &tags, &put_acl, &put_block]), off);
-        let outcome = s3.check(&bucket("b"), &trigger()).await.unwrap();
+        let outcome = s3.remediate(&bucket("b"), &trigger()).await.unwrap();
         assert_eq!(outcome.changes, ["removed AllUsers READ"]);
         assert_eq!(put_block.num_calls(), 0);
     }

@@ -1,6 +1,10 @@
 use super::*;
+use crate::config::PortSet;
+use crate::outcome::Severity;
 use crate::trigger::parse_payload;
+use crate::trigger::TriggerEvent;
 use proptest::prelude::*;
+use serde_json::Value;
 
 fn v4(id: &str, protocol: &str, from: i32, to: i32, cidr: &str) -> IngressRule {
     IngressRule {
@@ -327,6 +331,7 @@ fn events_that_open_nothing_to_the_internet_are_not_targets() {
     call.response["securityGroupRuleSet"]["items"][0]["cidrIpv4"] = "10.0.0.0/8".into();
     assert!(targets_of(&trigger)
         .unwrap_err()
+        .reason
         .contains("no rule open to the internet"));
 
     let mut trigger = event("authorize-sg-ingress-legacy-toplevel.json");
@@ -342,7 +347,10 @@ fn events_that_open_nothing_to_the_internet_are_not_targets() {
         panic!()
     };
     finding.resource_role = Some("ACTOR".into());
-    assert!(targets_of(&trigger).unwrap_err().contains("attacker"));
+    assert!(targets_of(&trigger)
+        .unwrap_err()
+        .reason
+        .contains("attacker"));
 
     let s3 = format!(
         "{}/../events/s3-public-access/put-bucket-acl-allusers-read.json",
@@ -360,7 +368,7 @@ mod flows {
     use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressOutput;
     use aws_sdk_ec2::operation::describe_security_group_rules::DescribeSecurityGroupRulesOutput;
     use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
-    use aws_sdk_ec2::types::SecurityGroup;
+    use aws_sdk_ec2::types::{SecurityGroup, SecurityGroupRule};
     use aws_sdk_ec2::Client;
     use aws_smithy_mocks::{mock, Rule};
     use aws_smithy_runtime_api::http::Response;
@@ -473,7 +481,7 @@ mod flows {
             .then_http_response(|| ec2_error(400, "InvalidSecurityGroupRuleId.NotFound"));
         let remediation = function(client(&[&group, &rules, &authorize, &revoke]));
         let outcome = remediation
-            .check(&GroupTarget::new(SG), &event("config-restricted-ssh.json"))
+            .remediate(&GroupTarget::new(SG), &event("config-restricted-ssh.json"))
             .await
             .unwrap();
         assert_eq!(outcome.outcome, OutcomeKind::Remediated);
@@ -489,7 +497,7 @@ mod flows {
             .then_http_response(|| ec2_error(500, "never called"));
         let remediation = function(client(&[&group, &rules, &authorize, &revoke]));
         let outcome = remediation
-            .check(&GroupTarget::new(SG), &event("config-restricted-ssh.json"))
+            .remediate(&GroupTarget::new(SG), &event("config-restricted-ssh.json"))
             .await
             .unwrap();
         assert_eq!(outcome.outcome, OutcomeKind::Failed);

@@ -1,9 +1,64 @@
-//! Start-up of a function process: logging, settings, AWS configuration. Runs once per cold start.
+//! Running as a Lambda function: the one entry point every function binary calls ([`run`]), and the
+//! start-up it does once per cold start (logging, settings, AWS configuration).
+
+use std::future::Future;
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Settings, SettingsError};
+use crate::invocation::{handle_until, into_response, Deadline, Remediation};
+use crate::notify::Notifier;
+
+pub use lambda_runtime::Error;
+
+/// What a function does with one invocation's payload.
+pub trait Function: Sync {
+    fn invoke(
+        &self,
+        payload: Value,
+        deadline: Deadline,
+        notifier: &Notifier,
+    ) -> impl Future<Output = Result<Value, Error>> + Send;
+}
+
+/// Every remediation runs the shared invocation loop.
+impl<R: Remediation> Function for R {
+    async fn invoke(
+        &self,
+        payload: Value,
+        deadline: Deadline,
+        notifier: &Notifier,
+    ) -> Result<Value, Error> {
+        into_response(handle_until(payload, self, notifier, deadline).await)
+    }
+}
+
+/// Starts the function named `function`: JSON logs, settings (a bad value ends start-up with the
+/// variable's name in the log), the SDK configuration, the notifier, then `build` makes the function
+/// from the SDK configuration and the settings, and the Lambda runtime loop serves it.
+pub fn run<F: Function>(
+    function: &'static str,
+    build: impl FnOnce(&SdkConfig, Settings) -> F,
+) -> Result<(), Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            init_logging();
+            let settings = load_settings()?;
+            let sdk = load_aws_config().await;
+            let notifier = Notifier::from_settings(&sdk, &settings, function);
+            let function = build(&sdk, settings);
+            lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+                let deadline = Deadline::from_lambda(&event.context);
+                function.invoke(event.payload, deadline, &notifier)
+            }))
+            .await
+        })
+}
 
 /// JSON logs (one object per line, as CloudWatch and Lambda's JSON log format expect), each with the
 /// invocation's request id.

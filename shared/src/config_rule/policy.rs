@@ -1,0 +1,205 @@
+//! The Config rule's judgement, pure: the remediations' own policies (`s3::plan_acl`,
+//! `security_group::plan_group`, `instance::plan_instance`) answered as Config compliance, so Config
+//! shows exactly what the functions would fix, and a configuration item judged from its own content.
+
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::parameters::RuleScope;
+use crate::config::Settings;
+use crate::instance::item::instance_from_item;
+use crate::instance::{
+    plan_instance, problems_text, required_tags_text, InstanceAction, InstanceState,
+};
+use crate::s3::item::grants_from_item;
+use crate::s3::{plan_acl, Grant};
+use crate::security_group::item::rules_from_item;
+use crate::security_group::{plan_group, IngressRule};
+use crate::shape::{config_item_tags, str_field};
+
+pub const BUCKET: &str = "AWS::S3::Bucket";
+pub const SECURITY_GROUP: &str = "AWS::EC2::SecurityGroup";
+pub const INSTANCE: &str = "AWS::EC2::Instance";
+pub const RESOURCE_TYPES: [&str; 3] = [BUCKET, SECURITY_GROUP, INSTANCE];
+
+/// Config's limit on an annotation's length, in characters.
+const ANNOTATION_LIMIT: usize = 256;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Compliance {
+    Compliant,
+    NonCompliant,
+    NotApplicable,
+}
+
+impl Compliance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compliance::Compliant => "COMPLIANT",
+            Compliance::NonCompliant => "NON_COMPLIANT",
+            Compliance::NotApplicable => "NOT_APPLICABLE",
+        }
+    }
+}
+
+pub type Verdict = (Compliance, String);
+
+fn exempt(settings: &Settings, tag_keys: &[String], finding: &str) -> Option<Verdict> {
+    tag_keys.contains(&settings.exempt_tag).then(|| {
+        (
+            Compliance::Compliant,
+            format!("exempt (tag {}): {finding}", settings.exempt_tag),
+        )
+    })
+}
+
+/// What `open-security-group` would revoke.
+pub fn security_group_verdict(
+    tag_keys: &[String],
+    rules: &[IngressRule],
+    settings: &Settings,
+) -> Verdict {
+    let allowed = &settings.allowed_public_ports;
+    let plan = plan_group(rules, allowed, &[]);
+    if plan.is_compliant() {
+        return (
+            Compliance::Compliant,
+            "no ingress open to the internet on disallowed ports".to_string(),
+        );
+    }
+    let open: Vec<String> = plan
+        .revoke
+        .iter()
+        .map(|r| format!("{} open to {}", r.traffic(), r.source_text()))
+        .collect();
+    let allowed = if allowed.ranges().is_empty() {
+        "none".to_string()
+    } else {
+        allowed.to_string()
+    };
+    let finding = format!("{} (allowed public ports: {allowed})", open.join("; "));
+    exempt(settings, tag_keys, &finding).unwrap_or((Compliance::NonCompliant, finding))
+}
+
+/// What `s3-public-access` would remove.
+pub fn bucket_verdict(tag_keys: &[String], grants: &[Grant], settings: &Settings) -> Verdict {
+    let plan = plan_acl(grants);
+    if plan.is_compliant() {
+        return (
+            Compliance::Compliant,
+            "no public grants in the bucket ACL".to_string(),
+        );
+    }
+    let finding = plan.reason("bucket");
+    exempt(settings, tag_keys, &finding).unwrap_or((Compliance::NonCompliant, finding))
+}
+
+/// What `untagged-instance` would stop (or mark). Instances that are not pending or running are
+/// not applicable; Auto Scaling members are non-compliant although the function leaves them running.
+pub fn instance_verdict(
+    instance: &InstanceState,
+    settings: &Settings,
+    now: OffsetDateTime,
+) -> Verdict {
+    let plan = plan_instance(instance, settings, now);
+    let required = required_tags_text(&settings.required_tags);
+    let problems = problems_text(&plan.problems);
+    match plan.action {
+        InstanceAction::NotRunning => (
+            Compliance::NotApplicable,
+            format!("instance is {}", instance.state),
+        ),
+        InstanceAction::Compliant | InstanceAction::RemoveMark => (
+            Compliance::Compliant,
+            format!("carries the required tags ({required})"),
+        ),
+        InstanceAction::Exempt => (
+            Compliance::Compliant,
+            format!("exempt (tag {}): {problems}", settings.exempt_tag),
+        ),
+        InstanceAction::AutoScaling(group) => (
+            Compliance::NonCompliant,
+            format!(
+                "{problems}; Auto Scaling group {group}: fix its launch template (not stopped)"
+            ),
+        ),
+        InstanceAction::Stop { .. } | InstanceAction::Mark(_) | InstanceAction::Wait(_) => (
+            Compliance::NonCompliant,
+            format!("{problems} (required: {required})"),
+        ),
+    }
+}
+
+/// At most 256 characters, cut on a character boundary.
+pub fn annotation(text: &str) -> String {
+    if text.chars().count() <= ANNOTATION_LIMIT {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(ANNOTATION_LIMIT - 3).collect();
+    format!("{cut}...")
+}
+
+/// One result for Config.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub resource_type: String,
+    pub resource_id: String,
+    pub compliance: Compliance,
+    pub annotation: String,
+    /// RFC 3339: when the evaluated state was captured.
+    pub ordering_timestamp: String,
+}
+
+impl Evaluation {
+    pub fn new(
+        resource_type: &str,
+        resource_id: &str,
+        (compliance, why): Verdict,
+        ordering_timestamp: &str,
+    ) -> Self {
+        Evaluation {
+            resource_type: resource_type.to_string(),
+            resource_id: resource_id.to_string(),
+            compliance,
+            annotation: annotation(&why),
+            ordering_timestamp: ordering_timestamp.to_string(),
+        }
+    }
+}
+
+/// Evaluates one configuration item from its own content.
+pub fn evaluate_item(item: &Value, scope: &RuleScope, now: OffsetDateTime) -> Option<Evaluation> {
+    let resource_type = str_field(item, "resourceType")?;
+    let resource_id = str_field(item, "resourceId")?;
+    let captured = str_field(item, "configurationItemCaptureTime").unwrap_or("");
+    let status = str_field(item, "configurationItemStatus").unwrap_or("OK");
+    let evaluation = |verdict| {
+        Some(Evaluation::new(
+            resource_type,
+            resource_id,
+            verdict,
+            captured,
+        ))
+    };
+    if !scope.resource_types.contains(&resource_type) {
+        return evaluation((
+            Compliance::NotApplicable,
+            format!("{resource_type} is not evaluated by this rule"),
+        ));
+    }
+    if status.starts_with("ResourceDeleted") || status == "ResourceNotRecorded" {
+        return evaluation((
+            Compliance::NotApplicable,
+            format!("resource status {status}"),
+        ));
+    }
+    let tag_keys: Vec<String> = config_item_tags(item).into_iter().map(|(k, _)| k).collect();
+    let settings = &scope.settings;
+    evaluation(match resource_type {
+        SECURITY_GROUP => security_group_verdict(&tag_keys, &rules_from_item(item), settings),
+        BUCKET => bucket_verdict(&tag_keys, &grants_from_item(item), settings),
+        _ => instance_verdict(&instance_from_item(item, resource_id), settings, now),
+    })
+}

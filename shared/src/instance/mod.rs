@@ -1,0 +1,314 @@
+//! `untagged-instance`: running instances without the required tags.
+//!
+//! - [`targets`]: which instances an event points at (pure)
+//! - [`policy`]: the rule: tag problems, and stop / mark / wait / skip (pure)
+//! - [`aws`]: the EC2 calls, in batches, and their IAM actions
+//! - [`item`]: an instance as an AWS Config item describes it (for the Config rule)
+//!
+//! This file ties them into the invocation loop: instances are read, planned and changed many at a
+//! time, then each gets its own outcome.
+
+pub mod aws;
+pub mod item;
+pub mod policy;
+pub mod targets;
+
+pub use aws::{InstanceActions, PerInstance, IAM_ACTIONS};
+pub use policy::*;
+pub use targets::{targets_of, InstanceTarget};
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use time::OffsetDateTime;
+
+use crate::config::Settings;
+use crate::error::{AwsError, ErrorKind};
+use crate::identity::OwnIdentity;
+use crate::invocation::{Remediation, Targets, Unrelated};
+use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
+use crate::trigger::{Trigger, TriggerEvent};
+
+pub struct UntaggedInstances {
+    pub actions: InstanceActions,
+    pub settings: Settings,
+    identity: OwnIdentity,
+    /// The current time (tests pass a fixed clock).
+    clock: fn() -> OffsetDateTime,
+}
+
+impl UntaggedInstances {
+    pub fn new(actions: InstanceActions, settings: Settings, identity: OwnIdentity) -> Self {
+        UntaggedInstances {
+            actions,
+            settings,
+            identity,
+            clock: OffsetDateTime::now_utc,
+        }
+    }
+
+    /// The function as it runs in Lambda: clients and identity from the SDK configuration.
+    pub fn from_sdk_config(sdk: &SdkConfig, settings: Settings) -> Self {
+        UntaggedInstances::new(
+            InstanceActions::from_sdk_config(sdk),
+            settings,
+            OwnIdentity::from_sdk_config(sdk),
+        )
+    }
+
+    pub fn with_clock(mut self, clock: fn() -> OffsetDateTime) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The instances' current state: prefetched by a sweep, or read in as few calls as possible.
+    async fn current_states(
+        &self,
+        targets: &[InstanceTarget],
+    ) -> Result<HashMap<String, InstanceState>, AwsError> {
+        let mut states: HashMap<String, InstanceState> = targets
+            .iter()
+            .filter_map(|t| t.prefetched.clone())
+            .map(|s| (s.instance_id.clone(), s))
+            .collect();
+        let to_read: Vec<String> = targets
+            .iter()
+            .filter(|t| t.prefetched.is_none())
+            .map(|t| t.instance_id.clone())
+            .collect();
+        if !to_read.is_empty() {
+            for state in self.actions.instances(&to_read).await? {
+                states.insert(state.instance_id.clone(), state);
+            }
+        }
+        Ok(states)
+    }
+
+    /// Applies the plans that change something, batched by kind of change.
+    async fn apply(&self, plans: &[(String, InstancePlan)]) -> PerInstance {
+        let ids_where = |wanted: fn(&InstanceAction) -> bool| -> Vec<String> {
+            plans
+                .iter()
+                .filter(|(_, plan)| wanted(&plan.action))
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        let mut results = PerInstance::new();
+        if self.settings.dry_run {
+            return results;
+        }
+        let to_stop = ids_where(|a| matches!(a, InstanceAction::Stop { .. }));
+        results.extend(self.actions.stop(&to_stop).await);
+        let to_unmark = ids_where(|a| matches!(a, InstanceAction::RemoveMark));
+        results.extend(self.actions.untag(&to_unmark, STOP_AFTER_TAG).await);
+        // Deadlines differ by the second at most within one invocation, but tag by value anyway.
+        let mut by_deadline: HashMap<&str, Vec<String>> = HashMap::new();
+        for (id, plan) in plans {
+            if let InstanceAction::Mark(deadline) = &plan.action {
+                by_deadline
+                    .entry(deadline.as_str())
+                    .or_default()
+                    .push(id.clone());
+            }
+        }
+        for (deadline, ids) in by_deadline {
+            results.extend(self.actions.tag(&ids, STOP_AFTER_TAG, deadline).await);
+        }
+        results
+    }
+
+    /// The outcome of one instance's plan, given what applying it returned.
+    fn outcome(
+        &self,
+        instance_id: &str,
+        plan: &InstancePlan,
+        applied: Option<&Result<(), AwsError>>,
+    ) -> Result<Outcome, AwsError> {
+        let settings = &self.settings;
+        let required = required_tags_text(&settings.required_tags);
+        let problems = problems_text(&plan.problems);
+        let outcome = |kind, reason: String| {
+            Outcome::new(kind, ResourceType::Ec2Instance, instance_id, reason)
+        };
+        let changed = |kind_done, change: String, reason: String| -> Result<Outcome, AwsError> {
+            if settings.dry_run {
+                return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(vec![change]));
+            }
+            match applied {
+                None | Some(Ok(())) => Ok(outcome(kind_done, reason).with_changes(vec![change])),
+                Some(Err(err)) if err.is_transient() || err.is_not_found() => Err(err.clone()),
+                Some(Err(err)) => Ok(outcome(
+                    OutcomeKind::Failed,
+                    format!("{reason}; {change} failed: {err}"),
+                )
+                .with_severity(Severity::High)),
+            }
+        };
+        match &plan.action {
+            InstanceAction::NotRunning => Ok(outcome(
+                OutcomeKind::Compliant,
+                "not pending or running: nothing to stop".to_string(),
+            )),
+            InstanceAction::Compliant => Ok(outcome(
+                OutcomeKind::Compliant,
+                format!("carries the required tags ({required})"),
+            )),
+            InstanceAction::RemoveMark => {
+                let mut result = outcome(
+                    OutcomeKind::Compliant,
+                    format!("now carries the required tags ({required}); the stop deadline is cancelled"),
+                );
+                match applied {
+                    _ if settings.dry_run => {}
+                    None | Some(Ok(())) => {
+                        result.changes = vec![format!("removed tag {STOP_AFTER_TAG}")]
+                    }
+                    Some(Err(err)) if err.is_transient() => return Err(err.clone()),
+                    Some(Err(err)) => {
+                        tracing::warn!(error = %err, instance_id, "could not remove the grace-period mark")
+                    }
+                }
+                Ok(result)
+            }
+            InstanceAction::Exempt => Ok(outcome(
+                OutcomeKind::Skipped,
+                format!(
+                    "{problems}; the instance is exempt (tag {})",
+                    settings.exempt_tag
+                ),
+            )),
+            InstanceAction::AutoScaling(group) => Ok(outcome(
+                OutcomeKind::Skipped,
+                format!("{problems}; not stopped because Auto Scaling group {group} would replace it: fix the tags in the group's launch template (required: {required})"),
+            )),
+            InstanceAction::Stop { deadline_passed } => {
+                let mut reason = format!("{problems} (required: {required})");
+                if let Some(deadline) = deadline_passed {
+                    reason.push_str(&format!("; the grace period ended at {deadline}"));
+                }
+                if plan_was_pending(applied) {
+                    return Ok(outcome(
+                        OutcomeKind::Waiting,
+                        format!("{reason}; still pending, so it is stopped once running (state-change event or sweep)"),
+                    ));
+                }
+                changed(OutcomeKind::Remediated, "stopped".to_string(), reason)
+            }
+            InstanceAction::Mark(deadline) => changed(
+                OutcomeKind::Marked,
+                format!("tagged {STOP_AFTER_TAG}={deadline}"),
+                format!("{problems}; it will be stopped after {deadline} unless it is tagged {required} by then"),
+            ),
+            InstanceAction::Wait(deadline) => Ok(outcome(
+                OutcomeKind::Waiting,
+                format!("{problems}; marked earlier, to be stopped after {deadline}"),
+            )),
+        }
+    }
+}
+
+/// EC2 refuses to stop an instance that is still `pending` (`IncorrectInstanceState`); the
+/// `running` state-change event (or the next sweep) stops it, so this is not a failure.
+fn plan_was_pending(applied: Option<&Result<(), AwsError>>) -> bool {
+    matches!(applied, Some(Err(err)) if err.has_code("IncorrectInstanceState"))
+}
+
+impl Remediation for UntaggedInstances {
+    type Target = InstanceTarget;
+
+    async fn targets(&self, trigger: &Trigger) -> Result<Targets<InstanceTarget>, AwsError> {
+        if trigger.is_sweep() {
+            let running = self.actions.running_instances().await?;
+            return Ok(Targets::Found(
+                running
+                    .into_iter()
+                    .map(|state| InstanceTarget {
+                        instance_id: state.instance_id.clone(),
+                        prefetched: Some(state),
+                    })
+                    .collect(),
+            ));
+        }
+        if let TriggerEvent::ApiCall(call) = &trigger.event {
+            if self.identity.made(call).await {
+                return Ok(Targets::Unrelated(Unrelated::new(format!(
+                    "{} was made by this function's own role (its own mark)",
+                    call.event_name
+                ))));
+            }
+        }
+        Ok(targets_of(trigger)
+            .map(|ids| ids.into_iter().map(InstanceTarget::new).collect())
+            .into())
+    }
+
+    async fn remediate(
+        &self,
+        target: &InstanceTarget,
+        trigger: &Trigger,
+    ) -> Result<Outcome, AwsError> {
+        let mut results = self
+            .remediate_chunk(std::slice::from_ref(target), trigger)
+            .await;
+        results.pop().unwrap_or_else(|| {
+            Err(AwsError::new(
+                "DescribeInstances",
+                ErrorKind::Permanent,
+                None,
+                "no result",
+            ))
+        })
+    }
+
+    /// Reads, plans and applies for all targets at once, so that a sweep over thousands of
+    /// instances takes a handful of calls.
+    async fn remediate_chunk(
+        &self,
+        targets: &[InstanceTarget],
+        _trigger: &Trigger,
+    ) -> Vec<Result<Outcome, AwsError>> {
+        let states = match self.current_states(targets).await {
+            Ok(states) => states,
+            Err(err) => return targets.iter().map(|_| Err(err.clone())).collect(),
+        };
+        let now = (self.clock)();
+        let plans: Vec<(String, InstancePlan)> = states
+            .values()
+            .map(|state| {
+                (
+                    state.instance_id.clone(),
+                    plan_instance(state, &self.settings, now),
+                )
+            })
+            .collect();
+        let applied = self.apply(&plans).await;
+        let plans: HashMap<String, InstancePlan> = plans.into_iter().collect();
+        targets
+            .iter()
+            .map(|target| {
+                let id = target.instance_id.as_str();
+                match plans.get(id) {
+                    Some(plan) => self.outcome(id, plan, applied.get(id)),
+                    None => Err(AwsError::new(
+                        "DescribeInstances",
+                        ErrorKind::NotFound,
+                        Some("InvalidInstanceID.NotFound"),
+                        format!("instance {id} does not exist"),
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    /// A thousand instances per chunk: at most ten StopInstances calls between looks at the deadline.
+    fn chunk_size(&self) -> usize {
+        1000
+    }
+
+    fn resource_of(&self, target: &InstanceTarget) -> (ResourceType, String) {
+        (ResourceType::Ec2Instance, target.instance_id.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,233 @@
+//! The instance rule, pure: which tags an instance lacks, and what to do about it (stop, mark with a
+//! deadline, wait, skip). The Config rule judges with the same code.
+//!
+//! Wrong: a `pending` or `running` instance missing a `REQUIRED_TAGS` key, with an empty value, or
+//! with a value outside the key's allowed list. Fix: stop it, or with `GRACE_MINUTES` > 0 tag it
+//! `remediation:stop-after=<deadline>` first and stop it on a later event or sweep after the deadline.
+//! Never stopped: exempt instances and Auto Scaling group members (the group would replace them).
+
+use std::fmt;
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::config::{Settings, TagRule};
+
+/// The grace-period mark: a UTC RFC 3339 time after which the instance is stopped.
+pub const STOP_AFTER_TAG: &str = "remediation:stop-after";
+/// Set by EC2 Auto Scaling on every instance it launches.
+pub const AUTOSCALING_TAG: &str = "aws:autoscaling:groupName";
+
+/// One way an instance's tags break `REQUIRED_TAGS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TagProblem {
+    /// No tag with this key. `similar` is a key that differs only by case or spaces (`Env`).
+    Missing {
+        key: String,
+        similar: Option<String>,
+    },
+    /// The key is there, with an empty (or blank) value.
+    Empty { key: String },
+    /// The value is not one of the allowed values. `similar` is an allowed value it differs from
+    /// only by case or spaces (`Prod` for `prod`).
+    NotAllowed {
+        key: String,
+        value: String,
+        allowed: Vec<String>,
+        similar: Option<String>,
+    },
+}
+
+impl fmt::Display for TagProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TagProblem::Missing { key, similar: None } => write!(f, "missing tag {key}"),
+            TagProblem::Missing {
+                key,
+                similar: Some(found),
+            } => write!(
+                f,
+                "missing tag {key} (it has {found:?}: tag keys are case-sensitive, rename it to {key})"
+            ),
+            TagProblem::Empty { key } => write!(f, "tag {key} is empty"),
+            TagProblem::NotAllowed {
+                key,
+                value,
+                allowed,
+                similar,
+            } => {
+                write!(f, "tag {key}={value:?} is not one of {}", allowed.join("|"))?;
+                if let Some(similar) = similar {
+                    write!(f, " (values are case-sensitive: use {key}={similar})")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Keys that are the same apart from case and surrounding spaces (`Env`, ` env`).
+pub(crate) fn loosely_equal(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
+}
+
+/// Everything wrong with `tags` under `rules`; empty means compliant.
+pub fn tag_problems(tags: &[(String, String)], rules: &[TagRule]) -> Vec<TagProblem> {
+    let mut problems = Vec::new();
+    for rule in rules {
+        let Some((_, value)) = tags.iter().find(|(key, _)| *key == rule.key) else {
+            // A look-alike that another rule requires as it is would be bad advice to rename.
+            let similar = tags
+                .iter()
+                .find(|(key, _)| {
+                    loosely_equal(key, &rule.key) && !rules.iter().any(|r| r.key == *key)
+                })
+                .map(|(key, _)| key.clone());
+            problems.push(TagProblem::Missing {
+                key: rule.key.clone(),
+                similar,
+            });
+            continue;
+        };
+        if value.trim().is_empty() {
+            problems.push(TagProblem::Empty {
+                key: rule.key.clone(),
+            });
+        } else if !rule.allowed_values.is_empty() && !rule.allowed_values.contains(value) {
+            let similar = rule
+                .allowed_values
+                .iter()
+                .find(|allowed| loosely_equal(allowed, value))
+                .cloned();
+            problems.push(TagProblem::NotAllowed {
+                key: rule.key.clone(),
+                value: value.clone(),
+                allowed: rule.allowed_values.clone(),
+                similar,
+            });
+        }
+    }
+    problems
+}
+
+/// `Name, env=prod|stg|dev`: what a correctly tagged instance carries.
+pub fn required_tags_text(rules: &[TagRule]) -> String {
+    rules
+        .iter()
+        .map(|rule| {
+            if rule.allowed_values.is_empty() {
+                rule.key.clone()
+            } else {
+                format!("{}={}", rule.key, rule.allowed_values.join("|"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `missing tag env; tag Name is empty`.
+pub fn problems_text(problems: &[TagProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An instance as DescribeInstances reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceState {
+    pub instance_id: String,
+    /// `pending`, `running`, `stopping`, `stopped`, `shutting-down`, `terminated`.
+    pub state: String,
+    pub tags: Vec<(String, String)>,
+}
+
+impl InstanceState {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_running(&self) -> bool {
+        matches!(self.state.as_str(), "pending" | "running")
+    }
+}
+
+/// What to do with one instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InstanceAction {
+    /// Not pending or running: nothing to stop.
+    NotRunning,
+    Compliant,
+    /// Compliant now, but still carries a grace-period mark: remove it.
+    RemoveMark,
+    /// Wrong, but carries the exemption tag.
+    Exempt,
+    /// Wrong, but a member of this Auto Scaling group.
+    AutoScaling(String),
+    /// Wrong: stop now (no grace period, or its deadline has passed).
+    Stop {
+        deadline_passed: Option<String>,
+    },
+    /// Wrong, first seen: tag it with this deadline.
+    Mark(String),
+    /// Wrong, marked earlier, deadline not reached yet.
+    Wait(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstancePlan {
+    pub problems: Vec<TagProblem>,
+    pub action: InstanceAction,
+}
+
+/// A UTC time as `remediation:stop-after` holds it: RFC 3339, whole seconds.
+pub fn format_deadline(time: OffsetDateTime) -> String {
+    let time = time
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(time);
+    time.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Decides from the instance's current state, the settings and the current time.
+pub fn plan_instance(
+    instance: &InstanceState,
+    settings: &Settings,
+    now: OffsetDateTime,
+) -> InstancePlan {
+    let problems = tag_problems(&instance.tags, &settings.required_tags);
+    let mark = instance.tag(STOP_AFTER_TAG);
+    let action = if !instance.is_running() {
+        InstanceAction::NotRunning
+    } else if problems.is_empty() {
+        match mark {
+            Some(_) => InstanceAction::RemoveMark,
+            None => InstanceAction::Compliant,
+        }
+    } else if instance.tag(&settings.exempt_tag).is_some() {
+        InstanceAction::Exempt
+    } else if let Some(group) = instance.tag(AUTOSCALING_TAG) {
+        InstanceAction::AutoScaling(group.to_string())
+    } else if settings.grace_minutes == 0 {
+        InstanceAction::Stop {
+            deadline_passed: None,
+        }
+    } else {
+        // An unreadable mark (`never`, a typo) gets a fresh deadline: it must not keep the
+        // instance running forever, nor cut the grace period short.
+        match mark.and_then(|m| OffsetDateTime::parse(m.trim(), &Rfc3339).ok()) {
+            Some(deadline) if deadline <= now => InstanceAction::Stop {
+                deadline_passed: Some(format_deadline(deadline)),
+            },
+            Some(deadline) => InstanceAction::Wait(format_deadline(deadline)),
+            None => InstanceAction::Mark(format_deadline(
+                now + time::Duration::minutes(i64::from(settings.grace_minutes)),
+            )),
+        }
+    };
+    InstancePlan { problems, action }
+}

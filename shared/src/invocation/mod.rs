@@ -1,0 +1,287 @@
+//! One invocation, the same for every remediation: parse the payload, find the resources each trigger
+//! points at, re-read and fix each one, notify, and answer with a JSON [`Report`].
+//!
+//! - [`deadline`]: when to stop starting new work so that the answer beats Lambda's deadline
+//! - [`report`]: the response, typed
+
+pub mod deadline;
+pub mod report;
+
+pub use deadline::Deadline;
+pub use report::{Report, ReportEntry, ReportOutcome, Status};
+
+use std::fmt;
+use std::future::Future;
+
+use serde_json::Value;
+
+use crate::error::AwsError;
+use crate::notify::Notifier;
+use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
+use crate::trigger::{parse_payload, Trigger};
+
+/// Why an event is not for this function; it is answered `ignored` with this reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unrelated {
+    pub reason: String,
+}
+
+impl Unrelated {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Unrelated {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Unrelated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// What one trigger points at.
+pub enum Targets<T> {
+    /// Not an event this function acts on, and why.
+    Unrelated(Unrelated),
+    Found(Vec<T>),
+}
+
+impl<T> From<Result<Vec<T>, Unrelated>> for Targets<T> {
+    fn from(targets: Result<Vec<T>, Unrelated>) -> Self {
+        match targets {
+            Ok(found) => Targets::Found(found),
+            Err(unrelated) => Targets::Unrelated(unrelated),
+        }
+    }
+}
+
+/// A function's policy and actions, behind the shared invocation loop.
+pub trait Remediation: Sync {
+    type Target: Send + Sync;
+
+    /// The resources a trigger points at (for a scheduled sweep: every resource in scope).
+    fn targets(
+        &self,
+        trigger: &Trigger,
+    ) -> impl Future<Output = Result<Targets<Self::Target>, AwsError>> + Send;
+
+    /// Re-reads the resource's current state, decides, and fixes it unless it is compliant,
+    /// exempt, or this is a dry run.
+    fn remediate(
+        &self,
+        target: &Self::Target,
+        trigger: &Trigger,
+    ) -> impl Future<Output = Result<Outcome, AwsError>> + Send;
+
+    /// Remediates a chunk of one trigger's targets, in order. Remediations that can read and change
+    /// many resources per AWS call (instances) override this and [`Remediation::chunk_size`]; the
+    /// others go one by one.
+    fn remediate_chunk(
+        &self,
+        targets: &[Self::Target],
+        trigger: &Trigger,
+    ) -> impl Future<Output = Vec<Result<Outcome, AwsError>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(targets.len());
+            for target in targets {
+                // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
+                results.push(Box::pin(self.remediate(target, trigger)).await);
+            }
+            results
+        }
+    }
+
+    /// How many targets one `remediate_chunk` call gets: their outcomes are notified before the next
+    /// chunk starts, and the deadline is looked at between chunks.
+    fn chunk_size(&self) -> usize {
+        1
+    }
+
+    /// How a target is named in outcomes (for failures the remediation could not describe itself).
+    fn resource_of(&self, target: &Self::Target) -> (ResourceType, String);
+}
+
+/// [`handle_until`] without a deadline.
+pub async fn handle<R: Remediation>(
+    payload: Value,
+    remediation: &R,
+    notifier: &Notifier,
+) -> Result<Report, InvocationError> {
+    handle_until(payload, remediation, notifier, Deadline::none()).await
+}
+
+/// Handles one Lambda payload. Returns an error (so Lambda retries) only when an AWS call failed
+/// transiently, a notification could not be sent, or an event's resources were left unchecked at
+/// the deadline; everything else is in the report. A sweep that runs out of time answers with what
+/// it did and what is left (`unfinished`): the next sweep goes on, a retry would start over.
+/// Every fix is idempotent, so a retry of the whole payload is safe.
+pub async fn handle_until<R: Remediation>(
+    payload: Value,
+    remediation: &R,
+    notifier: &Notifier,
+    deadline: Deadline,
+) -> Result<Report, InvocationError> {
+    let mut report = Report::new(notifier.function());
+    let mut retry_reasons = Vec::new();
+
+    for parsed in parse_payload(&payload) {
+        let trigger = match parsed {
+            Ok(trigger) => trigger,
+            Err(ignored) => {
+                report.ignored(ignored, None);
+                continue;
+            }
+        };
+        if deadline.is_near() {
+            retry_reasons.extend(report.unfinished(&trigger, Vec::new(), 0));
+            continue;
+        }
+        // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
+        let targets = match Box::pin(remediation.targets(&trigger)).await {
+            Ok(Targets::Found(targets)) => targets,
+            Ok(Targets::Unrelated(unrelated)) => {
+                report.ignored(trigger.ignored(unrelated.reason), Some(&trigger));
+                continue;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, event_id = %trigger.event_id, "could not list the resources to check");
+                if err.is_transient() {
+                    retry_reasons.push(err.to_string());
+                } else {
+                    // No single resource to name, so nothing to notify; the error log and the
+                    // response say it, and a retry would fail the same way.
+                    report.listing_failed(
+                        format!("could not list the resources to check: {err}"),
+                        &trigger,
+                    );
+                }
+                continue;
+            }
+        };
+        if targets.is_empty() {
+            if trigger.is_sweep() {
+                // An account with nothing in scope: a sweep that is done.
+                report.nothing_in_scope();
+            } else {
+                report.ignored(
+                    trigger.ignored("the event names no resource this function checks"),
+                    Some(&trigger),
+                );
+            }
+            continue;
+        }
+        tracing::info!(source = %trigger.source, event_id = %trigger.event_id, detail = %trigger.detail(), targets = targets.len(), "trigger accepted");
+
+        let mut checked = 0;
+        for chunk in targets.chunks(remediation.chunk_size().max(1)) {
+            if deadline.is_near() {
+                break;
+            }
+            let results = Box::pin(remediation.remediate_chunk(chunk, &trigger)).await;
+            checked += chunk.len();
+            for (target, result) in chunk.iter().zip(results) {
+                let Some(outcome) = settle(remediation, target, result, &mut retry_reasons) else {
+                    continue;
+                };
+                tracing::info!(
+                    outcome = outcome.outcome.as_str(),
+                    resource_type = outcome.resource_type.as_str(),
+                    resource_id = %outcome.resource_id,
+                    reason = %outcome.reason,
+                    changes = ?outcome.changes,
+                    "decision"
+                );
+                let notified = if trigger.is_sweep() {
+                    outcome.outcome.is_notified_by_sweep()
+                } else {
+                    outcome.outcome.is_notified()
+                };
+                if notified {
+                    if let Err(err) = notifier.publish(&outcome, &trigger).await {
+                        tracing::error!(error = %err, resource_id = %outcome.resource_id, "notification failed; the change itself stands");
+                        retry_reasons
+                            .push(format!("notification for {}: {err}", outcome.resource_id));
+                    }
+                }
+                report.outcome(outcome, &trigger);
+            }
+        }
+        if checked < targets.len() {
+            let left: Vec<String> = targets[checked..]
+                .iter()
+                .map(|target| remediation.resource_of(target).1)
+                .collect();
+            retry_reasons.extend(report.unfinished(&trigger, left, checked));
+        }
+    }
+
+    if retry_reasons.is_empty() {
+        Ok(report)
+    } else {
+        Err(InvocationError {
+            reasons: retry_reasons,
+            report,
+        })
+    }
+}
+
+/// The outcome of one remediation; `None` for a transient error, which is kept for Lambda's retry.
+fn settle<R: Remediation>(
+    remediation: &R,
+    target: &R::Target,
+    result: Result<Outcome, AwsError>,
+    retry_reasons: &mut Vec<String>,
+) -> Option<Outcome> {
+    match result {
+        Ok(outcome) => Some(outcome),
+        Err(err) if err.is_transient() => {
+            let (_, id) = remediation.resource_of(target);
+            tracing::warn!(error = %err, resource_id = %id, "transient AWS error: Lambda will retry");
+            retry_reasons.push(format!("{id}: {err}"));
+            None
+        }
+        Err(err) => {
+            let (resource_type, id) = remediation.resource_of(target);
+            Some(if err.is_not_found() {
+                Outcome::new(
+                    OutcomeKind::NotFound,
+                    resource_type,
+                    id,
+                    format!("no longer exists ({err})"),
+                )
+            } else {
+                Outcome::new(OutcomeKind::Failed, resource_type, id, err.to_string())
+                    .with_severity(Severity::High)
+            })
+        }
+    }
+}
+
+/// A failure worth a retry; carries what was done anyway, for the logs.
+#[derive(Debug, thiserror::Error)]
+#[error("{} step(s) failed and will be retried: {}", reasons.len(), reasons.join("; "))]
+pub struct InvocationError {
+    pub reasons: Vec<String>,
+    pub report: Report,
+}
+
+/// Turns the result into what the Lambda runtime expects, logging the partial report of a failure.
+pub fn into_response(
+    result: Result<Report, InvocationError>,
+) -> Result<Value, lambda_runtime::Error> {
+    match result {
+        Ok(report) => Ok(serde_json::to_value(report)?),
+        Err(err) => {
+            tracing::error!(
+                error = %err,
+                done = %serde_json::to_string(&err.report).unwrap_or_default(),
+                "invocation failed"
+            );
+            Err(err.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+use super::*;
+use crate::error::ErrorKind;
+use crate::trigger::TriggerEvent;
+use serde_json::json;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Answers each target name with a fixed result.
+struct Fake(Vec<(&'static str, Result<OutcomeKind, ErrorKind>)>);
+
+impl Remediation for Fake {
+    type Target = &'static str;
+
+    async fn targets(&self, trigger: &Trigger) -> Result<Targets<&'static str>, AwsError> {
+        Ok(match trigger.event {
+            TriggerEvent::Schedule { .. } => {
+                Targets::Found(self.0.iter().map(|(name, _)| *name).collect())
+            }
+            _ => Targets::Unrelated(Unrelated::new("not for the fake")),
+        })
+    }
+
+    async fn remediate(&self, target: &&'static str, _: &Trigger) -> Result<Outcome, AwsError> {
+        let (_, result) = self.0.iter().find(|(name, _)| name == target).unwrap();
+        match result {
+            Ok(kind) => Ok(
+                Outcome::new(*kind, ResourceType::S3Bucket, *target, "because")
+                    .with_changes(vec!["changed".into()]),
+            ),
+            Err(kind) => Err(AwsError::new(
+                "GetBucketAcl",
+                *kind,
+                Some("Code"),
+                "message",
+            )),
+        }
+    }
+
+    fn resource_of(&self, target: &&'static str) -> (ResourceType, String) {
+        (ResourceType::S3Bucket, target.to_string())
+    }
+}
+
+fn sweep() -> Value {
+    json!({"version": "0", "id": "sweep-1", "detail-type": "Scheduled Event", "source": "aws.events",
+           "account": "123456789012", "time": "2026-03-14T12:00:00Z", "region": "us-east-1",
+           "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweep"], "detail": {}})
+}
+
+/// A notifier whose topic cannot be reached (nothing listens on port 9).
+fn notifier(topic: Option<&str>) -> Notifier {
+    let config = aws_sdk_sns::Config::builder()
+        .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+        .region(aws_sdk_sns::config::Region::new("us-east-1"))
+        .endpoint_url("http://127.0.0.1:9")
+        .credentials_provider(aws_sdk_sns::config::Credentials::new(
+            "a", "b", None, None, "t",
+        ))
+        .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled())
+        .build();
+    Notifier::new(
+        aws_sdk_sns::Client::from_conf(config),
+        topic.map(String::from),
+        "fake",
+        "exempt",
+    )
+}
+
+#[tokio::test]
+async fn outcomes_errors_and_summary() {
+    let fake = Fake(vec![
+        ("fixed", Ok(OutcomeKind::Remediated)),
+        ("fine", Ok(OutcomeKind::Compliant)),
+        ("gone", Err(ErrorKind::NotFound)),
+        ("denied", Err(ErrorKind::Permanent)),
+    ]);
+    let report = handle(sweep(), &fake, &notifier(None)).await.unwrap();
+    assert_eq!(report.status, Status::Done);
+    let summary: Vec<(&str, usize)> = report
+        .summary
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("compliant", 1),
+            ("failed", 1),
+            ("not-found", 1),
+            ("remediated", 1)
+        ]
+    );
+    let denied = report
+        .results
+        .iter()
+        .find(|r| r.resource_id.as_deref() == Some("denied"))
+        .unwrap();
+    assert_eq!(denied.reason, "GetBucketAcl failed (Code): message");
+}
+
+#[tokio::test]
+async fn a_transient_error_fails_the_invocation_after_doing_the_rest() {
+    let fake = Fake(vec![
+        ("slow", Err(ErrorKind::Transient)),
+        ("fixed", Ok(OutcomeKind::Remediated)),
+    ]);
+    let err = handle(sweep(), &fake, &notifier(None)).await.unwrap_err();
+    assert_eq!(err.reasons.len(), 1);
+    assert!(err.reasons[0].starts_with("slow: "), "{:?}", err.reasons);
+    assert_eq!(
+        err.report.summary.get("remediated"),
+        Some(&1),
+        "the other resource was still fixed"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_notification_keeps_the_fix_and_asks_for_a_retry() {
+    let fake = Fake(vec![
+        ("fixed", Ok(OutcomeKind::Remediated)),
+        ("fine", Ok(OutcomeKind::Compliant)),
+    ]);
+    let topic = "arn:aws:sns:us-east-1:123456789012:unreachable";
+    let err = handle(sweep(), &fake, &notifier(Some(topic)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.reasons.len(),
+        1,
+        "only the remediated resource is notified: {:?}",
+        err.reasons
+    );
+    assert!(
+        err.reasons[0].starts_with("notification for fixed"),
+        "{:?}",
+        err.reasons
+    );
+    assert_eq!(err.report.summary.get("remediated"), Some(&1));
+}
+
+/// Takes 20 ms per target.
+struct Slow(Vec<&'static str>);
+
+impl Remediation for Slow {
+    type Target = &'static str;
+
+    async fn targets(&self, _: &Trigger) -> Result<Targets<&'static str>, AwsError> {
+        Ok(Targets::Found(self.0.clone()))
+    }
+
+    async fn remediate(&self, target: &&'static str, _: &Trigger) -> Result<Outcome, AwsError> {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok(Outcome::new(
+            OutcomeKind::Remediated,
+            ResourceType::S3Bucket,
+            *target,
+            "because",
+        )
+        .with_changes(vec!["changed".into()]))
+    }
+
+    fn resource_of(&self, target: &&'static str) -> (ResourceType, String) {
+        (ResourceType::S3Bucket, target.to_string())
+    }
+}
+
+const MANY: [&str; 50] = ["r"; 50];
+
+#[tokio::test]
+async fn a_sweep_stops_before_the_deadline_and_reports_what_is_left() {
+    let slow = Slow(MANY.to_vec());
+    // 500 ms left: a reserve of 100 ms, so about 20 of the 50 targets fit.
+    let deadline = Deadline::before(SystemTime::now() + Duration::from_millis(500));
+    let started = Instant::now();
+    let report = handle_until(sweep(), &slow, &notifier(None), deadline)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(450),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.status, Status::Unfinished);
+    let done = report.summary["remediated"];
+    assert!((5..45).contains(&done), "{done} done");
+    let left = report.results.last().unwrap();
+    assert_eq!(left.outcome, ReportOutcome::Unfinished);
+    assert_eq!(left.left.len(), 50 - done);
+    assert!(left
+        .reason
+        .contains(&format!("{} of 50 resources not checked", 50 - done)));
+}
+
+#[tokio::test]
+async fn an_event_cut_short_by_the_deadline_is_retried() {
+    let slow = Slow(MANY.to_vec());
+    let mut event = sweep();
+    event["detail-type"] = json!("EC2 Instance State-change Notification");
+    event["detail"] = json!({"instance-id": "i-1", "state": "running"});
+    let deadline = Deadline::before(SystemTime::now() + Duration::from_millis(300));
+    let err = handle_until(event, &slow, &notifier(None), deadline)
+        .await
+        .unwrap_err();
+    assert!(
+        err.reasons[0].contains("resources not checked before the deadline"),
+        "{:?}",
+        err.reasons
+    );
+    assert_eq!(err.report.status, Status::Unfinished);
+}
+
+#[tokio::test]
+async fn ignored_payloads_say_why() {
+    let fake = Fake(vec![]);
+    for payload in [
+        json!([]),
+        json!({"detail-type": "Other", "source": "x", "detail": {}}),
+    ] {
+        let report = handle(payload, &fake, &notifier(None)).await.unwrap();
+        assert_eq!(report.status, Status::Ignored);
+        assert_eq!(report.results.len(), 1);
+        assert!(!report.results[0].reason.is_empty());
+    }
+    let mut cloudtrail = sweep();
+    cloudtrail["detail-type"] = json!("EC2 Instance State-change Notification");
+    cloudtrail["detail"] = json!({"instance-id": "i-1", "state": "running"});
+    let report = handle(cloudtrail, &fake, &notifier(None)).await.unwrap();
+    assert_eq!(report.results[0].reason, "not for the fake");
+    let response = into_response(Ok(report)).unwrap();
+    assert_eq!(response["status"], "ignored");
+}

@@ -1,0 +1,227 @@
+//! The EC2 calls on security groups, and the IAM actions they need; SDK rules become the policy's
+//! plain [`IngressRule`]s.
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, SecurityGroupRule};
+
+use super::policy::{GroupState, IngressRule, Reopen, RuleSource, ANY_IPV4, ANY_IPV6};
+use crate::error::AwsError;
+
+/// The IAM actions behind every EC2 call in this file (checked against the code and the template).
+pub const IAM_ACTIONS: &[&str] = &[
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSecurityGroupRules",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupIngress",
+];
+
+fn ingress_rule(rule: &SecurityGroupRule) -> Option<IngressRule> {
+    if rule.is_egress() == Some(true) {
+        return None;
+    }
+    let source = if let Some(cidr) = rule.cidr_ipv4() {
+        RuleSource::Ipv4(cidr.to_string())
+    } else if let Some(cidr) = rule.cidr_ipv6() {
+        RuleSource::Ipv6(cidr.to_string())
+    } else if let Some(list) = rule.prefix_list_id() {
+        RuleSource::Other(list.to_string())
+    } else {
+        let group = rule
+            .referenced_group_info()
+            .and_then(|g| g.group_id())
+            .unwrap_or("another source");
+        RuleSource::Other(group.to_string())
+    };
+    Some(IngressRule {
+        rule_id: rule.security_group_rule_id()?.to_string(),
+        protocol: rule.ip_protocol().unwrap_or("-1").to_string(),
+        from_port: rule.from_port().unwrap_or(-1),
+        to_port: rule.to_port().unwrap_or(-1),
+        source,
+    })
+}
+
+#[derive(Clone, Debug)]
+pub struct SecurityGroupActions {
+    client: aws_sdk_ec2::Client,
+}
+
+impl SecurityGroupActions {
+    pub fn from_sdk_config(sdk: &SdkConfig) -> Self {
+        SecurityGroupActions {
+            client: aws_sdk_ec2::Client::new(sdk),
+        }
+    }
+
+    pub fn from_client(client: aws_sdk_ec2::Client) -> Self {
+        SecurityGroupActions { client }
+    }
+
+    /// The group's tags and ingress rules; a missing group is a `NotFound` error.
+    pub async fn group_state(&self, group_id: &str) -> Result<GroupState, AwsError> {
+        let groups = self
+            .client
+            .describe_security_groups()
+            .group_ids(group_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
+        let tag_keys = groups
+            .security_groups()
+            .iter()
+            .flat_map(|g| g.tags())
+            .filter_map(|t| t.key().map(String::from))
+            .collect();
+        let mut ingress = Vec::new();
+        let mut pages = self
+            .client
+            .describe_security_group_rules()
+            .filters(Filter::builder().name("group-id").values(group_id).build())
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("DescribeSecurityGroupRules", e))?;
+            ingress.extend(page.security_group_rules().iter().filter_map(ingress_rule));
+        }
+        Ok(GroupState { tag_keys, ingress })
+    }
+
+    /// Every group of the region with its state, in a number of calls that grows with pages, not groups.
+    pub async fn all_groups(&self) -> Result<Vec<(String, GroupState)>, AwsError> {
+        let mut states: Vec<(String, GroupState)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut pages = self
+            .client
+            .describe_security_groups()
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
+            for group in page.security_groups() {
+                let Some(id) = group.group_id() else { continue };
+                index.insert(id.to_string(), states.len());
+                states.push((
+                    id.to_string(),
+                    GroupState {
+                        tag_keys: group
+                            .tags()
+                            .iter()
+                            .filter_map(|t| t.key().map(String::from))
+                            .collect(),
+                        ingress: Vec::new(),
+                    },
+                ));
+            }
+        }
+        let mut pages = self
+            .client
+            .describe_security_group_rules()
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("DescribeSecurityGroupRules", e))?;
+            for rule in page.security_group_rules() {
+                let (Some(group_id), Some(ingress)) = (rule.group_id(), ingress_rule(rule)) else {
+                    continue;
+                };
+                if let Some(&i) = index.get(group_id) {
+                    states[i].1.ingress.push(ingress);
+                }
+            }
+        }
+        Ok(states)
+    }
+
+    /// Opens allowed ports again, all in one call; a rule that already exists is fine (when the
+    /// batch fails for that reason, each port is opened on its own).
+    pub async fn authorize(&self, group_id: &str, reopens: &[Reopen]) -> Result<(), AwsError> {
+        match self.authorize_batch(group_id, reopens).await {
+            Err(err) if err.has_code("InvalidPermission.Duplicate") && reopens.len() > 1 => {
+                for reopen in reopens {
+                    match self
+                        .authorize_batch(group_id, std::slice::from_ref(reopen))
+                        .await
+                    {
+                        Err(err) if !err.has_code("InvalidPermission.Duplicate") => {
+                            return Err(err)
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            Err(err) if err.has_code("InvalidPermission.Duplicate") => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn authorize_batch(&self, group_id: &str, reopens: &[Reopen]) -> Result<(), AwsError> {
+        let permissions = reopens.iter().map(|reopen| {
+            let permission = IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(i32::from(*reopen.ports.start()))
+                .to_port(i32::from(*reopen.ports.end()));
+            if reopen.cidr == ANY_IPV6 {
+                permission.ipv6_ranges(
+                    Ipv6Range::builder()
+                        .cidr_ipv6(ANY_IPV6)
+                        .description(reopen.description())
+                        .build(),
+                )
+            } else {
+                permission.ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip(ANY_IPV4)
+                        .description(reopen.description())
+                        .build(),
+                )
+            }
+            .build()
+        });
+        self.client
+            .authorize_security_group_ingress()
+            .group_id(group_id)
+            .set_ip_permissions(Some(permissions.collect()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| AwsError::from_sdk("AuthorizeSecurityGroupIngress", err))
+    }
+
+    /// Revokes rules by id. A rule that is already gone counts as revoked: when the batch fails
+    /// for that reason, each rule is revoked on its own.
+    pub async fn revoke(&self, group_id: &str, rule_ids: &[String]) -> Result<(), AwsError> {
+        match self.revoke_batch(group_id, rule_ids).await {
+            Err(err) if err.is_not_found() && rule_ids.len() > 1 => {
+                for rule_id in rule_ids {
+                    match self
+                        .revoke_batch(group_id, std::slice::from_ref(rule_id))
+                        .await
+                    {
+                        Err(err) if err.is_not_found() => {}
+                        other => other?,
+                    }
+                }
+                Ok(())
+            }
+            Err(err) if err.is_not_found() && !err.has_code("InvalidGroup.NotFound") => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn revoke_batch(&self, group_id: &str, rule_ids: &[String]) -> Result<(), AwsError> {
+        self.client
+            .revoke_security_group_ingress()
+            .group_id(group_id)
+            .set_security_group_rule_ids(Some(rule_ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupIngress", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,333 @@
+//! The security group rule, pure: which ingress rules open the group to the internet beyond the
+//! allowed ports, and what the fix revokes and re-opens.
+//!
+//! Wrong: an ingress rule from `0.0.0.0/0` or `::/0` that reaches any port outside
+//! `ALLOWED_PUBLIC_PORTS` (TCP). Protocol `-1` reaches everything; public UDP, ICMP and other protocols
+//! are always wrong. Rules from other CIDRs, prefix lists or other groups are never touched, nor egress.
+//! Fix: revoke the rule by its id; when it also covered allowed ports, authorize just those ports
+//! publicly again (same address family), first, so web traffic never stops. An exempt group is left alone.
+
+use std::fmt;
+use std::ops::RangeInclusive;
+
+use crate::config::{PortSet, Settings};
+use crate::outcome::Severity;
+
+pub const ANY_IPV4: &str = "0.0.0.0/0";
+pub const ANY_IPV6: &str = "::/0";
+const ALL_PORTS: RangeInclusive<u16> = 0..=65535;
+
+/// A group's current state: its tag keys (for the exemption), and its ingress rules.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupState {
+    pub tag_keys: Vec<String>,
+    pub ingress: Vec<IngressRule>,
+}
+
+/// Where an ingress rule lets traffic in from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleSource {
+    Ipv4(String),
+    Ipv6(String),
+    /// A prefix list or another security group: never touched.
+    Other(String),
+}
+
+/// One ingress rule as `DescribeSecurityGroupRules` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngressRule {
+    pub rule_id: String,
+    /// `tcp`, `udp`, `icmp`, `icmpv6`, `-1` (all), or a protocol number.
+    pub protocol: String,
+    /// -1 when the protocol has no ports (all traffic, ICMP "any type").
+    pub from_port: i32,
+    pub to_port: i32,
+    pub source: RuleSource,
+}
+
+/// What the rule's protocol field means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    All,
+    Tcp,
+    Udp,
+    Icmp,
+    Other,
+}
+
+fn protocol_of(text: &str) -> Protocol {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "-1" | "all" => Protocol::All,
+        "tcp" | "6" => Protocol::Tcp,
+        "udp" | "17" => Protocol::Udp,
+        "icmp" | "1" | "icmpv6" | "58" => Protocol::Icmp,
+        _ => Protocol::Other,
+    }
+}
+
+impl IngressRule {
+    /// The CIDR when the rule is open to the whole internet.
+    pub fn public_cidr(&self) -> Option<&'static str> {
+        match &self.source {
+            RuleSource::Ipv4(cidr) if cidr.trim() == ANY_IPV4 => Some(ANY_IPV4),
+            RuleSource::Ipv6(cidr) if cidr.trim() == ANY_IPV6 => Some(ANY_IPV6),
+            _ => None,
+        }
+    }
+
+    /// The TCP/UDP port range; `None` when the protocol has no ports or the range is unreadable.
+    fn port_range(&self) -> Option<RangeInclusive<u16>> {
+        if self.from_port < 0 || self.to_port < 0 {
+            return Some(ALL_PORTS);
+        }
+        let from = u16::try_from(self.from_port).ok()?;
+        let to = u16::try_from(self.to_port).ok()?;
+        (from <= to).then_some(from..=to)
+    }
+
+    /// TCP ports this rule opens (all of them for protocol -1).
+    pub fn tcp_ports(&self) -> Option<RangeInclusive<u16>> {
+        match protocol_of(&self.protocol) {
+            Protocol::All => Some(ALL_PORTS),
+            Protocol::Tcp => self.port_range(),
+            _ => None,
+        }
+    }
+
+    /// Whether traffic to `port` (TCP or UDP) gets through this rule.
+    pub fn reaches_port(&self, port: u16) -> bool {
+        match protocol_of(&self.protocol) {
+            Protocol::All | Protocol::Other => true,
+            Protocol::Tcp | Protocol::Udp => self.port_range().is_some_and(|r| r.contains(&port)),
+            Protocol::Icmp => false,
+        }
+    }
+
+    /// Public and reaching something that is not an allowed TCP port.
+    pub fn is_wrong(&self, allowed: &PortSet) -> bool {
+        if self.public_cidr().is_none() {
+            return false;
+        }
+        match protocol_of(&self.protocol) {
+            Protocol::Tcp => match self.port_range() {
+                Some(range) => !covers(allowed, &range),
+                None => true,
+            },
+            _ => true,
+        }
+    }
+
+    /// `tcp 22`, `tcp 8000-8080`, `all traffic`, `icmp`, `udp 53`.
+    pub fn traffic(&self) -> String {
+        match protocol_of(&self.protocol) {
+            Protocol::All => "all traffic".to_string(),
+            Protocol::Icmp => self.protocol.to_ascii_lowercase(),
+            Protocol::Other => format!("protocol {}", self.protocol),
+            Protocol::Tcp | Protocol::Udp => {
+                let name = if protocol_of(&self.protocol) == Protocol::Tcp {
+                    "tcp"
+                } else {
+                    "udp"
+                };
+                match self.port_range() {
+                    Some(r) if r == ALL_PORTS => format!("{name} all ports"),
+                    Some(r) => format!("{name} {}", ports_text(&r)),
+                    None => format!("{name} {}-{}", self.from_port, self.to_port),
+                }
+            }
+        }
+    }
+
+    pub fn source_text(&self) -> &str {
+        match &self.source {
+            RuleSource::Ipv4(s) | RuleSource::Ipv6(s) | RuleSource::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for IngressRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} from {}", self.traffic(), self.source_text())
+    }
+}
+
+fn ports_text(range: &RangeInclusive<u16>) -> String {
+    if range.start() == range.end() {
+        range.start().to_string()
+    } else {
+        format!("{}-{}", range.start(), range.end())
+    }
+}
+
+/// Whether every port of `range` is allowed.
+pub(crate) fn covers(allowed: &PortSet, range: &RangeInclusive<u16>) -> bool {
+    allowed
+        .ranges()
+        .iter()
+        .any(|a| a.start() <= range.start() && range.end() <= a.end())
+}
+
+/// The parts of `range` that are allowed ports.
+fn allowed_within(allowed: &PortSet, range: &RangeInclusive<u16>) -> Vec<RangeInclusive<u16>> {
+    allowed
+        .ranges()
+        .iter()
+        .filter_map(|a| {
+            let start = (*a.start()).max(*range.start());
+            let end = (*a.end()).min(*range.end());
+            (start <= end).then_some(start..=end)
+        })
+        .collect()
+}
+
+/// `range` minus every range in `taken`.
+fn subtract(range: RangeInclusive<u16>, taken: &[RangeInclusive<u16>]) -> Vec<RangeInclusive<u16>> {
+    let mut pieces = vec![range];
+    for cut in taken {
+        pieces = pieces
+            .into_iter()
+            .flat_map(|piece| {
+                let mut left = Vec::new();
+                if cut.end() < piece.start() || cut.start() > piece.end() {
+                    left.push(piece);
+                    return left;
+                }
+                if cut.start() > piece.start() {
+                    left.push(*piece.start()..=cut.start() - 1);
+                }
+                if cut.end() < piece.end() {
+                    left.push(cut.end() + 1..=*piece.end());
+                }
+                left
+            })
+            .collect();
+    }
+    pieces
+}
+
+/// Allowed TCP ports to open again to the internet after revoking a broader rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reopen {
+    pub cidr: &'static str,
+    pub ports: RangeInclusive<u16>,
+    /// The rule whose revocation made this necessary.
+    pub replaces: String,
+}
+
+impl Reopen {
+    /// The rule description AWS stores (allowed characters only: no quotes or angle brackets).
+    pub fn description(&self) -> String {
+        format!(
+            "kept open by open-security-group when it revoked {}",
+            self.replaces
+        )
+    }
+}
+
+impl fmt::Display for Reopen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tcp {} to {}", ports_text(&self.ports), self.cidr)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupPlan {
+    pub revoke: Vec<IngressRule>,
+    pub reopen: Vec<Reopen>,
+}
+
+impl GroupPlan {
+    pub fn is_compliant(&self) -> bool {
+        self.revoke.is_empty()
+    }
+
+    /// `revoked tcp 22 from 0.0.0.0/0`, `re-opened tcp 443 to 0.0.0.0/0 (allowed port, kept open)`.
+    pub fn changes(&self) -> Vec<String> {
+        // Revocations first: they are the fix, and the first change becomes the Subject.
+        let revoked = self.revoke.iter().map(|r| format!("revoked {r}"));
+        let reopened = self
+            .reopen
+            .iter()
+            .map(|r| format!("re-opened {r} (allowed port, kept open)"));
+        revoked.chain(reopened).collect()
+    }
+
+    pub fn reason(&self, allowed: &PortSet) -> String {
+        let rules: Vec<String> = self
+            .revoke
+            .iter()
+            .map(|r| format!("{r} ({})", r.rule_id))
+            .collect();
+        let allowed = if allowed.ranges().is_empty() {
+            "none".to_string()
+        } else {
+            allowed.to_string()
+        };
+        format!(
+            "ingress open to the internet beyond the allowed public ports ({allowed}): {}",
+            rules.join(", ")
+        )
+    }
+
+    /// High when the internet reaches remote administration or everything; medium otherwise.
+    pub fn severity(&self) -> Severity {
+        let critical = self
+            .revoke
+            .iter()
+            .any(|r| [22, 3389].iter().any(|p| r.reaches_port(*p)));
+        if critical {
+            Severity::High
+        } else {
+            Severity::Medium
+        }
+    }
+}
+
+/// Decides which of a group's ingress rules to revoke and which allowed ports to re-open.
+/// `focus_ports`: only rules reaching one of these ports (a GuardDuty finding about them); empty
+/// means every wrong rule.
+pub fn plan_group(rules: &[IngressRule], allowed: &PortSet, focus_ports: &[u16]) -> GroupPlan {
+    let revoke: Vec<IngressRule> = rules
+        .iter()
+        .filter(|r| r.is_wrong(allowed))
+        .filter(|r| focus_ports.is_empty() || focus_ports.iter().any(|p| r.reaches_port(*p)))
+        .cloned()
+        .collect();
+
+    let mut reopen: Vec<Reopen> = Vec::new();
+    for rule in &revoke {
+        let (Some(cidr), Some(tcp)) = (rule.public_cidr(), rule.tcp_ports()) else {
+            continue;
+        };
+        // Ports that stay open anyway: public TCP coverage of the same family from rules we keep,
+        // and what this plan already re-opens.
+        let mut taken: Vec<RangeInclusive<u16>> = rules
+            .iter()
+            .filter(|kept| !revoke.contains(kept) && kept.public_cidr() == Some(cidr))
+            .filter_map(IngressRule::tcp_ports)
+            .collect();
+        taken.extend(
+            reopen
+                .iter()
+                .filter(|r| r.cidr == cidr)
+                .map(|r| r.ports.clone()),
+        );
+        for wanted in allowed_within(allowed, &tcp) {
+            for ports in subtract(wanted, &taken) {
+                reopen.push(Reopen {
+                    cidr,
+                    ports,
+                    replaces: rule.rule_id.clone(),
+                });
+            }
+        }
+    }
+    GroupPlan { revoke, reopen }
+}
+
+/// `Some(why)` when the group carries the exemption tag.
+pub fn exemption(group_id: &str, tag_keys: &[String], settings: &Settings) -> Option<String> {
+    tag_keys
+        .contains(&settings.exempt_tag)
+        .then(|| format!("group {group_id} is exempt (tag {})", settings.exempt_tag))
+}
