@@ -1,6 +1,6 @@
 """Starts moto_server for the test rig, with two fixes to moto 5.2.5's S3 (the test server, not AWS).
 
-DESIGN.md lists these moto quirks; they are worked around here, never in function code:
+These are moto quirks, not AWS behaviour; they are worked around here, never in function code:
 
 1. PutObjectAcl ignores an AccessControlPolicy body and copies the bucket's ACL onto the object.
    Real S3 applies the body, and the functions send one (they rewrite the ACL keeping every
