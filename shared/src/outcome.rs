@@ -25,6 +25,17 @@ pub enum OutcomeKind {
 }
 
 impl OutcomeKind {
+    pub const ALL: [OutcomeKind; 8] = [
+        OutcomeKind::Remediated,
+        OutcomeKind::DryRun,
+        OutcomeKind::Skipped,
+        OutcomeKind::Marked,
+        OutcomeKind::Failed,
+        OutcomeKind::Waiting,
+        OutcomeKind::Compliant,
+        OutcomeKind::NotFound,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             OutcomeKind::Remediated => "remediated",
@@ -64,6 +75,13 @@ pub enum ResourceType {
 }
 
 impl ResourceType {
+    pub const ALL: [ResourceType; 4] = [
+        ResourceType::S3Bucket,
+        ResourceType::S3Object,
+        ResourceType::SecurityGroup,
+        ResourceType::Ec2Instance,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ResourceType::S3Bucket => "s3-bucket",
@@ -140,5 +158,27 @@ impl Outcome {
     pub fn with_severity(mut self, severity: Severity) -> Self {
         self.severity = severity;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reports, notifications and message attributes use both forms: they must be the same strings.
+    #[test]
+    fn serialised_names_are_the_as_str_names() {
+        for kind in OutcomeKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        for resource_type in ResourceType::ALL {
+            assert_eq!(
+                serde_json::to_value(resource_type).unwrap(),
+                resource_type.as_str()
+            );
+        }
+        for severity in [Severity::Low, Severity::Medium, Severity::High] {
+            assert_eq!(serde_json::to_value(severity).unwrap(), severity.as_str());
+        }
     }
 }

@@ -229,6 +229,9 @@ impl Notifications {
                     .as_str()
                     .and_then(|m| serde_json::from_str(m).ok())
                     .unwrap_or(Value::Null);
+                if let Err(violations) = check_notification(&document) {
+                    panic!("a published notification breaks docs/notification.schema.json: {violations}\n{document:#}");
+                }
                 received.push(Notification {
                     subject: envelope["Subject"].as_str().unwrap_or("").to_string(),
                     document,
@@ -249,10 +252,85 @@ impl Notifications {
     }
 }
 
+/// The notification document's JSON Schema, as the project documents it (`docs/notification.schema.json`).
+pub fn notification_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let path = repo_root().join("docs/notification.schema.json");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+        jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema")
+    })
+}
+
+/// Checks a notification document against the schema; `Err` lists every violation.
+pub fn check_notification(document: &Value) -> Result<(), String> {
+    let violations: Vec<String> = notification_schema()
+        .iter_errors(document)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(violations.join("; "))
+    }
+}
+
 /// A name unique to this test run (bucket names must be unique and lowercase).
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{}-{n}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn remediated() -> Value {
+        json!({"version": 1, "function": "s3-public-access", "outcome": "remediated",
+               "resource_type": "s3-bucket", "resource_id": "my-bucket", "account": "123456789012",
+               "region": "us-east-1", "reason": "the bucket ACL granted READ to AllUsers",
+               "changes": ["removed AllUsers READ"],
+               "trigger": {"source": "cloudtrail", "event_id": "e-1", "detail": "PutBucketAcl by x"}})
+    }
+
+    /// The schema the end-to-end tests hold every message to must be able to say no.
+    #[test]
+    fn the_notification_schema_accepts_the_contract_and_rejects_breaches() {
+        assert_eq!(check_notification(&remediated()), Ok(()));
+        let mut added = remediated();
+        added["prior"] = json!({"grants": []});
+        assert_eq!(check_notification(&added), Ok(()), "fields may be added");
+
+        let breaches: [(&str, fn(&mut Value)); 7] = [
+            ("a fix without changes", |d| d["changes"] = json!([])),
+            ("an unknown outcome", |d| d["outcome"] = json!("compliant")),
+            ("a missing trigger", |d| {
+                d.as_object_mut().unwrap().remove("trigger");
+            }),
+            ("an unknown source", |d| {
+                d["trigger"]["source"] = json!("email")
+            }),
+            ("another version", |d| d["version"] = json!(2)),
+            ("an empty reason", |d| d["reason"] = json!("")),
+            ("an account that is not one", |d| d["account"] = json!("me")),
+        ];
+        for (what, breach) in breaches {
+            let mut document = remediated();
+            breach(&mut document);
+            assert!(check_notification(&document).is_err(), "{what} passed");
+        }
+        let mut skipped = remediated();
+        skipped["outcome"] = json!("skipped");
+        skipped["changes"] = json!([]);
+        assert_eq!(
+            check_notification(&skipped),
+            Ok(()),
+            "a skipped resource changed nothing"
+        );
+    }
 }
