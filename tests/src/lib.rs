@@ -306,7 +306,8 @@ mod tests {
         added["prior"] = json!({"grants": []});
         assert_eq!(check_notification(&added), Ok(()), "fields may be added");
 
-        let breaches: [(&str, fn(&mut Value)); 7] = [
+        type Breach = (&'static str, fn(&mut Value));
+        let breaches: [Breach; 7] = [
             ("a fix without changes", |d| d["changes"] = json!([])),
             ("an unknown outcome", |d| d["outcome"] = json!("compliant")),
             ("a missing trigger", |d| {
