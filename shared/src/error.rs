@@ -44,6 +44,14 @@ const THROTTLING_CODES: &[&str] = &[
     "ServiceUnavailable",
     "RequestTimeout",
     "RequestTimeoutException",
+    // Worth another try too, though not throttling: S3's "a conflicting conditional operation is
+    // currently in progress against this resource, try again" (S3 API Reference, "Error responses");
+    // credentials that expired or a request signed too long ago (EC2 API Reference, "Error codes":
+    // RequestExpired; ExpiredToken in S3 and STS), which a retry signs afresh.
+    "OperationAborted",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
 ];
 
 const NOT_FOUND_CODES: &[&str] = &[
@@ -157,6 +165,17 @@ mod tests {
             ErrorKind::NotFound
         );
         assert_eq!(classify(None, 404), ErrorKind::NotFound);
+        for retry_helps in ["OperationAborted", "ExpiredToken", "RequestExpired"] {
+            assert_eq!(
+                classify(Some(retry_helps), 400),
+                ErrorKind::Transient,
+                "{retry_helps}"
+            );
+        }
+        assert_eq!(
+            classify(Some("OperationAborted"), 409),
+            ErrorKind::Transient
+        );
         assert_eq!(
             classify(Some("AccessControlListNotSupported"), 400),
             ErrorKind::Permanent

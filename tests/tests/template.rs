@@ -134,14 +134,88 @@ fn each_role_allows_exactly_what_its_function_calls() {
                     serde_json::json!(["remediation:stop-after"]),
                     "{name}: {action}"
                 );
+                tag_condition_allows_only_the_mark(&statement["Condition"], &name);
             }
         }
     }
 }
 
+/// Whether an IAM `Condition` block with `ForAllValues:StringEquals` and `Null` on `aws:TagKeys` matches
+/// a request whose tag keys are `keys` (`None`: the request names no tags). The semantics, as the IAM
+/// User Guide documents them ("Multivalued context keys examples", "Condition operators to check
+/// existence of condition keys"): `ForAllValues` is true when every key of the request is in the list,
+/// and also when the request has no such key at all; `Null: "false"` is true only when the key is present
+/// and not empty. Other operators are unknown here and fail the test.
+fn tag_keys_condition_matches(condition: &Value, keys: Option<&[&str]>) -> bool {
+    let present = keys.filter(|k| !k.is_empty());
+    condition
+        .as_object()
+        .expect("a condition block")
+        .iter()
+        .all(|(operator, tests)| {
+            let expected = &tests["aws:TagKeys"];
+            match operator.as_str() {
+                "ForAllValues:StringEquals" => {
+                    let allowed: Vec<&str> = match expected {
+                        Value::Array(values) => values.iter().filter_map(Value::as_str).collect(),
+                        Value::String(one) => vec![one.as_str()],
+                        other => panic!("unexpected value {other}"),
+                    };
+                    present.is_none_or(|keys| keys.iter().all(|k| allowed.contains(k)))
+                }
+                "Null" => match expected.as_str() {
+                    Some("true") => present.is_none(),
+                    Some("false") => present.is_some(),
+                    other => panic!("Null takes \"true\" or \"false\", not {other:?}"),
+                },
+                other => panic!("condition operator {other} is not modelled by this test"),
+            }
+        })
+}
+
+/// The tag permission must not reach any tag but the grace-period mark: in particular not a DeleteTags
+/// call without tags, which deletes every tag of the instance.
+fn tag_condition_allows_only_the_mark(condition: &Value, function: &str) {
+    for (request, allowed) in [
+        (Some(&["remediation:stop-after"][..]), true),
+        (Some(&["env"][..]), false),
+        (Some(&["remediation:stop-after", "Name"][..]), false),
+        (Some(&[][..]), false),
+        (None, false),
+    ] {
+        assert_eq!(
+            tag_keys_condition_matches(condition, request),
+            allowed,
+            "{function}: tag keys {request:?}"
+        );
+    }
+}
+
 #[test]
-fn the_ec2_mutating_functions_have_reserved_concurrency_and_every_function_a_dead_letter_queue() {
+fn the_tag_condition_model_catches_a_condition_without_null() {
+    // The condition as it was before: ForAllValues alone lets a DeleteTags without tags through.
+    let loose = serde_json::json!({"ForAllValues:StringEquals": {"aws:TagKeys": ["remediation:stop-after"]}});
+    assert!(tag_keys_condition_matches(&loose, None));
+    let result = std::panic::catch_unwind(|| tag_condition_allows_only_the_mark(&loose, "loose"));
+    assert!(
+        result.is_err(),
+        "the policy test must fail on the loose condition"
+    );
+}
+
+/// Reserved concurrency fails the whole deployment in an account whose concurrency quota cannot leave 100
+/// unreserved (new accounts often start below 112): it is opt-in, and bounded when on.
+#[test]
+fn the_ec2_mutating_functions_can_reserve_concurrency_and_every_function_has_a_dead_letter_queue() {
     let template = template();
+    assert_eq!(
+        template["Parameters"]["ReserveConcurrency"]["Default"], "false",
+        "reserving concurrency is opt-in"
+    );
+    assert_eq!(
+        template["Conditions"]["ReservingConcurrency"]["Fn::Equals"],
+        serde_json::json!([{"Ref": "ReserveConcurrency"}, "true"])
+    );
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["DeadLetterQueue"]["Type"], "SQS");
     assert!(
@@ -151,13 +225,108 @@ fn the_ec2_mutating_functions_have_reserved_concurrency_and_every_function_a_dea
             <= 2
     );
     for (name, function) in functions(&template) {
-        let reserved = function["Properties"]["ReservedConcurrentExecutions"].as_u64();
-        if name == "open-security-group" || name == "untagged-instance" {
-            assert!(reserved.is_some_and(|r| r <= 5), "{name}: {reserved:?}");
-        }
         assert_eq!(
             function["Properties"]["LoggingConfig"]["LogFormat"], "JSON",
             "{name}"
         );
+        let reserved = &function["Properties"]["ReservedConcurrentExecutions"];
+        let ec2_mutating = name == "open-security-group" || name == "untagged-instance";
+        if reserved.is_null() && !ec2_mutating {
+            continue;
+        }
+        let choice = reserved["Fn::If"].as_array().unwrap_or_else(|| {
+            panic!("{name}: reserved concurrency must depend on ReserveConcurrency: {reserved}")
+        });
+        assert_eq!(choice[0], "ReservingConcurrency", "{name}");
+        assert_eq!(
+            choice[2],
+            serde_json::json!({"Ref": "AWS::NoValue"}),
+            "{name}: off means none"
+        );
+        let when_on = choice[1].as_u64();
+        if ec2_mutating {
+            assert!(when_on.is_some_and(|r| r <= 5), "{name}: {when_on:?}");
+        }
+    }
+}
+
+/// Whether an EventBridge pattern matches an event, for the parts of the pattern language the template
+/// uses: exact values, `prefix`, nested objects, and arrays in the event (a field matches when any element
+/// matches, also for fields inside arrays of objects). EventBridge User Guide, "Event pattern syntax".
+fn pattern_matches(pattern: &Value, event: &Value) -> bool {
+    match (pattern, event) {
+        (_, Value::Array(items)) => items.iter().any(|item| pattern_matches(pattern, item)),
+        (Value::Object(fields), Value::Object(_)) => fields.iter().all(|(name, wanted)| {
+            event
+                .get(name)
+                .is_some_and(|value| pattern_matches(wanted, value))
+        }),
+        (Value::Array(choices), value) => choices.iter().any(|choice| match choice {
+            Value::Object(operator) => match (operator.get("prefix"), value) {
+                (Some(Value::String(prefix)), Value::String(text)) => {
+                    text.starts_with(prefix.as_str())
+                }
+                (Some(_), _) => false,
+                (None, _) => panic!("pattern operator {choice} is not modelled by this test"),
+            },
+            exact => exact == value,
+        }),
+        _ => false,
+    }
+}
+
+/// Every EventBridge-delivered sample event a function handles reaches it through one of its rules; the
+/// function's own ignored samples (a failed call, a compliant result) may or may not. And an event that
+/// cannot matter to a function does not invoke it.
+#[test]
+fn each_function_is_invoked_by_its_sample_events_and_not_by_tag_changes_on_other_resources() {
+    let template = template();
+    for (name, function) in functions(&template) {
+        let patterns: Vec<&Value> = function["Properties"]["Events"]
+            .as_object()
+            .map(|events| {
+                events
+                    .values()
+                    .filter(|e| e["Type"] == "EventBridgeRule")
+                    .map(|e| &e["Properties"]["Pattern"])
+                    .collect()
+            })
+            .unwrap_or_default();
+        let dir = repo_root().join("events").join(&name);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_name().unwrap().to_string_lossy().to_string();
+            let event: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let from_eventbridge =
+                event.get("detail-type").is_some() && event["detail-type"] != "Scheduled Event";
+            if !from_eventbridge || file.starts_with("ignored-") {
+                continue;
+            }
+            assert!(
+                patterns.iter().any(|p| pattern_matches(p, &event)),
+                "{name}: no rule delivers {file}"
+            );
+        }
+        if name == "untagged-instance" {
+            let mut on_a_volume: Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join("delete-tags-instance.json")).unwrap(),
+            )
+            .unwrap();
+            on_a_volume["detail"]["requestParameters"]["resourcesSet"]["items"] =
+                serde_json::json!([{"resourceId": "vol-0123456789abcdef0"}]);
+            assert!(
+                !patterns.iter().any(|p| pattern_matches(p, &on_a_volume)),
+                "tags on a volume must not invoke {name}"
+            );
+            let mut mixed = on_a_volume.clone();
+            mixed["detail"]["requestParameters"]["resourcesSet"]["items"] = serde_json::json!(
+                [{"resourceId": "vol-0123456789abcdef0"}, {"resourceId": "i-0a1b2c3d4e5f60718"}]
+            );
+            assert!(
+                patterns.iter().any(|p| pattern_matches(p, &mixed)),
+                "a call that also names an instance does"
+            );
+        }
     }
 }

@@ -146,8 +146,7 @@ impl ConfigRule {
                 )));
                 continue;
             };
-            let reported = self.evaluate_and_report(&trigger, invocation).await?;
-            results.push(RuleResult::Reported(reported));
+            results.push(self.evaluate_and_report(&trigger, invocation).await?);
         }
         let status = if results
             .iter()
@@ -168,7 +167,7 @@ impl ConfigRule {
         &self,
         trigger: &Trigger,
         invocation: &ConfigRuleInvocation,
-    ) -> Result<Reported, ConfigRuleError> {
+    ) -> Result<RuleResult, ConfigRuleError> {
         let scope = rule_scope(&self.defaults, &invocation.rule_parameters)?;
         let event = &invocation.invoking_event;
         let message_type = str_field(event, "messageType").unwrap_or("");
@@ -236,11 +235,12 @@ impl ConfigRule {
                 self.evaluate_all(&scope, &trigger.region, &notified, now)
                     .await?
             }
-            other => {
-                return Err(ConfigRuleError::Rejected(format!(
-                    "unknown Config message type {other:?}"
-                )))
-            }
+            // Config also sends other message types (e.g. ConfigurationSnapshotDeliveryCompleted);
+            // they name nothing to evaluate, and failing would only make Lambda retry them.
+            other => return Ok(RuleResult::ignored(format!(
+                "Config message type {other:?} is not evaluated (only configuration item changes, \
+                     oversized configuration items and scheduled notifications are)"
+            ))),
         };
         self.config
             .put_evaluations(&invocation.result_token, &evaluations)
@@ -256,14 +256,14 @@ impl ConfigRule {
                 "evaluation"
             );
         }
-        Ok(Reported {
+        Ok(RuleResult::Reported(Reported {
             status: Status::Done,
             rule: invocation.rule_name.clone(),
             message_type: message_type.to_string(),
             summary,
             unreadable,
             evaluations,
-        })
+        }))
     }
 
     /// The verdict on one resource's current state, read as the remediation reads it.

@@ -604,3 +604,27 @@ fn a_blank_tag_value_is_non_compliant_as_the_remediation_sees_it() {
         "tag Name is empty (required: Name, env)"
     );
 }
+
+/// A documented message type the rule does not evaluate is answered, not failed: a failure would only
+/// make Lambda retry it twice and park it in the dead-letter queue.
+#[tokio::test]
+async fn a_message_type_that_names_nothing_to_evaluate_is_ignored() {
+    let payload = sample_with("configuration-item-change-security-group.json", |event| {
+        event["messageType"] = json!("ConfigurationSnapshotDeliveryCompleted");
+    });
+    let (put, seen) = recording_put();
+    let rule = rule_with(&[&put], &[], &[]);
+    let response = json_response(rule.handle(&payload).await.unwrap());
+    assert_eq!(response["status"], "ignored", "{response}");
+    assert!(
+        response["results"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ConfigurationSnapshotDeliveryCompleted"),
+        "{response}"
+    );
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "nothing reported to Config"
+    );
+}
