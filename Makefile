@@ -57,12 +57,15 @@ lint-template: $(SAM_STAMP) $(CHECKOV_STAMP)
 	$(SAM_VENV)/bin/cfn-lint $(TARGET_DIR)/template.translated.json
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
 
-# `sam build` through cargo-lambda (pip brings zig for cross-compiling). arm64 needs
-# `rustup target add aarch64-unknown-linux-gnu`; ARCH=x86_64 builds for x86_64.
-ARCH ?= arm64
+# `sam build` through cargo-lambda (pip brings zig for cross-compiling), for the one architecture that
+# `sam deploy` uses too: Architecture in samconfig.toml's deploy parameter_overrides (arm64 needs
+# `rustup target add aarch64-unknown-linux-gnu`). To build for x86_64, change it there; an ARCH= that
+# disagrees with it stops here, before a binary the function cannot execute is built.
+SAM_ARCH = $(shell $(PYTHON) tools/sam_architecture.py samconfig.toml)
 sam-build: $(SAM_STAMP)
+	$(if $(filter-out $(SAM_ARCH),$(ARCH)),$(error ARCH=$(ARCH), but samconfig.toml deploys Architecture=$(SAM_ARCH): set it there, sam deploy reads it too))
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2
-	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --parameter-overrides Architecture=$(ARCH)
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --parameter-overrides Architecture=$(SAM_ARCH)
 
 # Cold start, latency, memory, size, AWS calls, sweeps of 1,000 and 10,000 instances and 1,000
 # security groups, and Cloud Custodian on the same estate. Writes bench/results/latest.{json,md,svg}.

@@ -2,7 +2,9 @@
 //! start-up it does once per cold start (logging, settings, AWS configuration).
 
 use std::future::Future;
+use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -92,9 +94,28 @@ pub fn load_settings() -> Result<Settings, SettingsError> {
     })
 }
 
-/// The SDK configuration from the standard sources (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL[_<SERVICE>]`).
+/// Longest wait for one attempt of an AWS call (a page of 1,000 instances answers in a few seconds).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for an AWS call with all its retries: well inside the shortest function timeout (60 s).
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(25);
+/// The SDK's own default, kept when the others are set.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+/// The SDK configuration from the standard sources (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL[_<SERVICE>]`),
+/// with timeouts: the SDK sets none for an attempt or a whole call, so an endpoint that accepts a
+/// connection and never answers would hold the function until Lambda kills it, unreported ("Configuring
+/// timeouts in the AWS SDK for Rust"). A timed-out call is a transient error: Lambda retries the event.
 pub async fn load_aws_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
 }
 
 /// Whether requests to `service` go to an endpoint other than AWS's own (a local emulator).

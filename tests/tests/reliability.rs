@@ -63,6 +63,42 @@ async fn endpoint_down_answers_with_an_error_before_the_deadline() {
     }
 }
 
+/// An endpoint that accepts connections and never answers (a black hole, not a refusal): each AWS call
+/// gives up after its attempt timeout, and the function answers with an error for Lambda to retry, long
+/// before the deadline, instead of hanging until Lambda kills it with nothing reported.
+#[tokio::test]
+async fn a_hung_endpoint_times_out_and_the_event_is_retried_before_the_deadline() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut function = start_function(FUNCTION, &endpoint, &[]).await;
+    // A Config compliance change: one describe call, no loop-guard lookup before it.
+    let config_event = event(
+        &format!("{FUNCTION}/config-restricted-ssh.json"),
+        &[(SAMPLE_GROUP, "sg-0123456789abcdef0")],
+    );
+    let deadline = Duration::from_secs(45);
+    let invocation = function.invoke_with_timeout(&config_event, deadline).await;
+    let message = reported_error(&invocation);
+    assert!(message.contains("will be retried"), "{message}");
+    assert!(
+        message.contains("DescribeSecurityGroups"),
+        "names the call that hung: {message}"
+    );
+    // Two attempts (AWS_MAX_ATTEMPTS=2 in the rig) of at most 10 s each, well inside the deadline.
+    assert!(
+        invocation.duration < Duration::from_secs(30),
+        "answered after {:?}",
+        invocation.duration
+    );
+    hold.abort();
+}
+
 #[tokio::test]
 async fn throttling_is_retried_by_the_sdk_and_then_by_lambda() {
     let account = Account::new().await;

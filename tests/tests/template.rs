@@ -330,3 +330,51 @@ fn each_function_is_invoked_by_its_sample_events_and_not_by_tag_changes_on_other
         }
     }
 }
+
+/// `make sam-build` and `sam deploy` read one architecture (samconfig.toml's deploy parameters): a binary
+/// built for one and deployed as the other cannot execute.
+#[test]
+fn build_and_deploy_agree_on_the_architecture() {
+    let samconfig = std::fs::read_to_string(repo_root().join("samconfig.toml")).unwrap();
+    let deployed = ["arm64", "x86_64"]
+        .into_iter()
+        .find(|arch| samconfig.contains(&format!("Architecture=\\\"{arch}\\\"")))
+        .expect("samconfig.toml deploys an Architecture");
+    let allowed = &template()["Parameters"]["Architecture"]["AllowedValues"];
+    assert!(allowed.as_array().unwrap().iter().any(|a| a == deployed));
+
+    let make = |args: &[&str]| {
+        Command::new("make")
+            .arg("-n")
+            .arg("sam-build")
+            .args(args)
+            .current_dir(repo_root())
+            .output()
+            .expect("make")
+    };
+    let built = make(&[]);
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let commands = String::from_utf8_lossy(&built.stdout);
+    assert!(
+        commands.contains(&format!(
+            "sam build --parameter-overrides Architecture={deployed}"
+        )),
+        "{commands}"
+    );
+    let other = if deployed == "arm64" {
+        "x86_64"
+    } else {
+        "arm64"
+    };
+    let refused = make(&[&format!("ARCH={other}")]);
+    assert!(!refused.status.success(), "ARCH={other} must not build");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("samconfig.toml deploys"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

@@ -237,10 +237,12 @@ impl ConfigRule {
             }
             // Config also sends other message types (e.g. ConfigurationSnapshotDeliveryCompleted);
             // they name nothing to evaluate, and failing would only make Lambda retry them.
-            other => return Ok(RuleResult::ignored(format!(
+            other => {
+                return Ok(RuleResult::ignored(format!(
                 "Config message type {other:?} is not evaluated (only configuration item changes, \
                      oversized configuration items and scheduled notifications are)"
-            ))),
+            )))
+            }
         };
         self.config
             .put_evaluations(&invocation.result_token, &evaluations)
