@@ -116,6 +116,7 @@ mod tests {
             ),
             ("instance/aws.rs", "ec2", "client", instance::IAM_ACTIONS),
             ("notify.rs", "sns", "client", notify::IAM_ACTIONS),
+            ("notify.rs", "sqs", "sqs", notify::UNDELIVERED_IAM_ACTIONS),
             (
                 "config_rule/aws.rs",
                 "config",

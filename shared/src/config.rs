@@ -137,6 +137,9 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     pub notification_topic_arn: Option<String>,
+    /// SQS queue that keeps a notification SNS would not take after a change (the stack's dead-letter
+    /// queue), so that no change goes untold when a retry would find the resource compliant.
+    pub undelivered_queue_url: Option<String>,
     pub dry_run: bool,
     pub exempt_tag: String,
     pub allowed_public_ports: PortSet,
@@ -149,6 +152,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             notification_topic_arn: None,
+            undelivered_queue_url: None,
             dry_run: false,
             exempt_tag: "remediation:exempt".to_string(),
             allowed_public_ports: PortSet::new(vec![80..=80, 443..=443]),
@@ -189,6 +193,17 @@ impl Settings {
                 ));
             }
             settings.notification_topic_arn = Some(arn);
+        }
+        if let Some(url) = get("UNDELIVERED_QUEUE_URL") {
+            let url = url.trim().to_string();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid(
+                    "UNDELIVERED_QUEUE_URL",
+                    &url,
+                    "expected an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)",
+                ));
+            }
+            settings.undelivered_queue_url = Some(url);
         }
         if let Some(value) = get("DRY_RUN") {
             settings.dry_run = parse_bool(&value).map_err(|e| invalid("DRY_RUN", &value, &e))?;
@@ -269,6 +284,7 @@ mod tests {
             ("REQUIRED_TAGS", "env="),
             ("REQUIRED_TAGS", "env,env"),
             ("NOTIFICATION_TOPIC_ARN", "my-topic"),
+            ("UNDELIVERED_QUEUE_URL", "my-queue"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name);

@@ -91,6 +91,9 @@ impl Message {
 
 /// The IAM actions behind the SNS call in this module (checked against the code and the template).
 pub const IAM_ACTIONS: &[&str] = &["sns:Publish"];
+/// The IAM action behind keeping a refused message in the undelivered queue. The stack's roles grant
+/// it on the dead-letter queue, for Lambda's failed events anyway.
+pub const UNDELIVERED_IAM_ACTIONS: &[&str] = &["sqs:SendMessage"];
 
 const SUBJECT_LIMIT: usize = 100;
 
@@ -202,6 +205,18 @@ pub struct Notifier {
     topic_arn: Option<String>,
     function: String,
     exempt_tag: String,
+    /// Where a message goes that SNS would not take (`UNDELIVERED_QUEUE_URL`).
+    undelivered: Option<UndeliveredQueue>,
+}
+
+/// The queue that keeps notifications SNS refused, so that a change is never made untold: after a fix,
+/// Lambda's retry of a failed invocation finds the resource compliant and has nothing left to say.
+/// The stack points it at its dead-letter queue (the roles may already `sqs:SendMessage` there, for
+/// failed events), whose depth is what people watch.
+#[derive(Clone, Debug)]
+struct UndeliveredQueue {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
 }
 
 impl Notifier {
@@ -216,7 +231,14 @@ impl Notifier {
             topic_arn,
             function: function.into(),
             exempt_tag: exempt_tag.into(),
+            undelivered: None,
         }
+    }
+
+    /// Keeps messages SNS refuses in this SQS queue.
+    pub fn with_undelivered_queue(mut self, sqs: aws_sdk_sqs::Client, url: String) -> Self {
+        self.undelivered = Some(UndeliveredQueue { sqs, url });
+        self
     }
 
     /// The notifier a function builds at start-up from its settings.
@@ -225,12 +247,18 @@ impl Notifier {
         settings: &crate::config::Settings,
         function: &str,
     ) -> Self {
-        Notifier::new(
+        let notifier = Notifier::new(
             aws_sdk_sns::Client::new(sdk),
             settings.notification_topic_arn.clone(),
             function,
             settings.exempt_tag.clone(),
-        )
+        );
+        match &settings.undelivered_queue_url {
+            Some(url) => {
+                notifier.with_undelivered_queue(aws_sdk_sqs::Client::new(sdk), url.clone())
+            }
+            None => notifier,
+        }
     }
 
     pub fn function(&self) -> &str {
@@ -241,8 +269,46 @@ impl Notifier {
         Message::build(&self.function, &self.exempt_tag, outcome, trigger)
     }
 
+    /// Publishes the message; when SNS refuses it and an undelivered queue is set, the message is kept
+    /// there instead (the error is logged, and only returned when the queue refuses it too).
     pub async fn publish(&self, outcome: &Outcome, trigger: &Trigger) -> Result<(), AwsError> {
         let message = self.message(outcome, trigger);
+        let Err(err) = self.publish_message(&message).await else {
+            return Ok(());
+        };
+        let Some(queue) = &self.undelivered else {
+            return Err(err);
+        };
+        let kept = serde_json::json!({
+            "undelivered_notification": {
+                "topic_arn": self.topic_arn,
+                "error": err.to_string(),
+                "subject": message.subject,
+                "text": message.text,
+            },
+            "document": message.document,
+        });
+        let sent = queue
+            .sqs
+            .send_message()
+            .queue_url(&queue.url)
+            .message_body(kept.to_string())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => {
+                tracing::warn!(error = %err, queue = %queue.url, subject = %message.subject, "SNS refused the notification; it is kept in the undelivered queue");
+                Ok(())
+            }
+            Err(queue_err) => {
+                let queue_err = AwsError::from_sdk("SendMessage", queue_err);
+                tracing::error!(error = %queue_err, "the undelivered queue refused the notification too");
+                Err(err)
+            }
+        }
+    }
+
+    async fn publish_message(&self, message: &Message) -> Result<(), AwsError> {
         let Some(topic_arn) = &self.topic_arn else {
             tracing::info!(
                 subject = %message.subject,

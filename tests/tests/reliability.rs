@@ -221,6 +221,75 @@ async fn a_failing_notification_keeps_the_fix_and_asks_for_a_retry() {
     assert_eq!(revokes, 1);
 }
 
+/// After a fix, Lambda's retry of a failed invocation would find the resource compliant and say nothing:
+/// with an undelivered queue (the stack's dead-letter queue), the message SNS refused is kept there
+/// whole, so the change is never untold, and the invocation does not need a retry.
+#[tokio::test]
+async fn a_notification_sns_refuses_after_a_fix_is_kept_in_the_undelivered_queue() {
+    let account = Account::new().await;
+    let group = group_open_on_ssh(&account).await;
+    let queue_url = account
+        .aws
+        .sqs
+        .create_queue()
+        .queue_name(unique("undelivered"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let mut function = account
+        .function(FUNCTION, &[("UNDELIVERED_QUEUE_URL", &queue_url)])
+        .await;
+    account
+        .moto
+        .server()
+        .inject_faults(json!([{"operation": "Publish", "times": -1,
+        "status": 500, "code": "InternalError", "message": "SNS is having a bad day"}]));
+
+    let invocation = function.invoke(&ssh_event(&group)).await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    assert!(
+        ingress(&account.aws.ec2, &group).await.is_empty(),
+        "the fix stands"
+    );
+    let kept = account
+        .aws
+        .sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(kept.len(), 1, "one message kept: {kept:?}");
+    let body: Value = serde_json::from_str(kept[0].body().unwrap()).unwrap();
+    let document = &body["document"];
+    assert_eq!(document["outcome"], "remediated", "{body:#}");
+    assert_eq!(document["resource_id"], group.as_str());
+    assert!(
+        document["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "revoked tcp 22 from 0.0.0.0/0"),
+        "{body:#}"
+    );
+    assert_eq!(remediation_tests::check_notification(document), Ok(()));
+    let why = body["undelivered_notification"]["error"].as_str().unwrap();
+    assert!(why.contains("InternalError"), "{why}");
+    assert!(body["undelivered_notification"]["text"]
+        .as_str()
+        .unwrap()
+        .contains(&group));
+    assert!(
+        account.inbox.drain().await.is_empty(),
+        "SNS delivered nothing"
+    );
+}
+
 #[tokio::test]
 async fn a_sweep_near_its_deadline_stops_cleanly_and_says_what_is_left() {
     let account = Account::new().await;

@@ -218,6 +218,15 @@ fn the_ec2_mutating_functions_can_reserve_concurrency_and_every_function_has_a_d
     );
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["DeadLetterQueue"]["Type"], "SQS");
+    assert_eq!(
+        globals["DeadLetterQueue"]["TargetArn"],
+        serde_json::json!({"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
+    );
+    // Notifications SNS refuses after a change are kept in the same queue people watch.
+    assert_eq!(
+        globals["Environment"]["Variables"]["UNDELIVERED_QUEUE_URL"],
+        serde_json::json!({"Ref": "DeadLetterQueue"})
+    );
     assert!(
         globals["EventInvokeConfig"]["MaximumRetryAttempts"]
             .as_u64()
