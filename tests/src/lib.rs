@@ -252,6 +252,62 @@ impl Notifications {
     }
 }
 
+/// `template.yaml` as JSON (it uses the long form of intrinsic functions, so plain YAML reads it).
+pub fn template() -> Value {
+    let output = std::process::Command::new(moto::python())
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(repo_root().join("template.yaml"))
+        .output()
+        .expect("python with PyYAML (make venv)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("template JSON")
+}
+
+/// Whether a CloudWatch Logs metric filter pattern of the one form the template uses,
+/// `{ $.field = "value" }`, matches a JSON log line (CloudWatch Logs User Guide, "Filter pattern syntax
+/// for metric filters": JSON property selectors). Other forms fail the test that asks.
+pub fn log_filter_matches(pattern: &str, line: &str) -> bool {
+    let inner = pattern
+        .trim()
+        .strip_prefix('{')
+        .and_then(|p| p.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("not a JSON filter pattern: {pattern}"));
+    let (selector, value) = inner
+        .split_once('=')
+        .unwrap_or_else(|| panic!("only `$.field = \"value\"` is modelled: {pattern}"));
+    let field = selector
+        .trim()
+        .strip_prefix("$.")
+        .unwrap_or_else(|| panic!("not a property selector: {pattern}"));
+    let value = value.trim().trim_matches('"');
+    serde_json::from_str::<Value>(line)
+        .ok()
+        .is_some_and(|json| json[field] == value)
+}
+
+/// The filter pattern of the template's metric filter that counts `metric`.
+pub fn metric_filter_pattern(metric: &str) -> String {
+    let template = template();
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| {
+            r["Type"] == "AWS::Logs::MetricFilter"
+                && r["Properties"]["MetricTransformations"][0]["MetricName"] == metric
+        })
+        .and_then(|r| r["Properties"]["FilterPattern"].as_str())
+        .unwrap_or_else(|| panic!("no metric filter counts {metric}"))
+        .to_string()
+}
+
 /// The notification document's JSON Schema, as the project documents it (`docs/notification.schema.json`).
 pub fn notification_schema() -> &'static jsonschema::Validator {
     static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use remediation_tests::ec2::{self as sg, ingress, open};
 use remediation_tests::moto::free_port;
-use remediation_tests::{event, start_function, unique, Account, FunctionError, Invocation};
+use remediation_tests::{
+    event, log_filter_matches, metric_filter_pattern, start_function, unique, Account,
+    FunctionError, Invocation,
+};
 use serde_json::{json, Value};
 
 const FUNCTION: &str = "open-security-group";
@@ -178,6 +181,16 @@ async fn access_denied_is_a_failed_outcome_and_people_are_told() {
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0].document["outcome"], "failed");
     assert_eq!(notes[0].attributes["severity"]["Value"], "high");
+    // The stack's FailedOutcomes metric (and its alarm) counts this from the log line.
+    let pattern = metric_filter_pattern("FailedOutcomes");
+    assert!(
+        invocation
+            .logs
+            .iter()
+            .any(|l| log_filter_matches(&pattern, l)),
+        "no log line matches {pattern}:\n{}",
+        invocation.logs.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -309,6 +322,14 @@ async fn a_sweep_near_its_deadline_stops_cleanly_and_says_what_is_left() {
     );
     let response = invocation.response();
     assert_eq!(response["status"], "unfinished", "{}", response["summary"]);
+    let pattern = metric_filter_pattern("UnfinishedSweeps");
+    assert!(
+        invocation
+            .logs
+            .iter()
+            .any(|l| log_filter_matches(&pattern, l)),
+        "no log line matches {pattern}"
+    );
     let fixed = response["summary"]["remediated"].as_u64().unwrap_or(0) as usize;
     assert!(fixed > 0, "some groups were fixed before time ran out");
     let unfinished = response["results"]

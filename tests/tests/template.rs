@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use remediation::catalog::{iam_actions, FUNCTIONS};
-use remediation_tests::{moto::python, repo_root};
+use remediation_tests::{log_filter_matches, repo_root, template};
 use serde_json::Value;
 
 /// Actions every function needs to run at all, whatever its code does.
@@ -16,24 +16,6 @@ const RUNTIME_ACTIONS: &[&str] = &[
     "kms:GenerateDataKey",
     "kms:Decrypt",
 ];
-
-/// The template as JSON (it uses the long form of intrinsic functions, so plain YAML reads it).
-fn template() -> Value {
-    let output = Command::new(python())
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-        ])
-        .arg(repo_root().join("template.yaml"))
-        .output()
-        .expect("python with PyYAML (make venv)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("template JSON")
-}
 
 fn functions(template: &Value) -> Vec<(String, Value)> {
     template["Resources"]
@@ -385,5 +367,104 @@ fn build_and_deploy_agree_on_the_architecture() {
         String::from_utf8_lossy(&refused.stderr).contains("samconfig.toml deploys"),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// The logical ids of the template's resources of `kind`, with the resources.
+fn resources_of<'t>(template: &'t Value, kind: &str) -> Vec<(&'t String, &'t Value)> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+/// Nobody is blind after deploy: each function has an alarm on its errors, throttles, dropped events
+/// and dead-letter errors; the dead-letter queue's depth, `failed` outcomes and `unfinished` sweeps have
+/// alarms too; every alarm tells the topic, and CloudWatch may use the topic's key.
+#[test]
+fn every_function_is_watched_and_every_alarm_tells_the_topic() {
+    let template = template();
+    let alarms = resources_of(&template, "AWS::CloudWatch::Alarm");
+    for (id, alarm) in &alarms {
+        assert_eq!(
+            alarm["Properties"]["AlarmActions"],
+            serde_json::json!([{"Ref": "NotificationTopic"}]),
+            "{id}"
+        );
+    }
+    let watched = |function: &str, metric: &str| {
+        alarms.iter().any(|(_, alarm)| {
+            alarm["Properties"]["Metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|m| {
+                    let stat = &m["MetricStat"]["Metric"];
+                    stat["Namespace"] == "AWS/Lambda"
+                        && stat["MetricName"] == metric
+                        && stat["Dimensions"][0]["Value"] == serde_json::json!({"Ref": function})
+                })
+        })
+    };
+    for (function, _) in resources_of(&template, "AWS::Serverless::Function") {
+        for metric in [
+            "Errors",
+            "Throttles",
+            "AsyncEventsDropped",
+            "DeadLetterErrors",
+        ] {
+            assert!(
+                watched(function, metric),
+                "{function}: no alarm on {metric}"
+            );
+        }
+    }
+    assert!(
+        alarms.iter().any(|(_, a)| {
+            a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                && a["Properties"]["Dimensions"][0]["Value"]
+                    == serde_json::json!({"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]})
+        }),
+        "no alarm on the dead-letter queue"
+    );
+
+    // `failed` outcomes and `unfinished` sweeps are counted from each remediation's logs, and alarmed.
+    let filters = resources_of(&template, "AWS::Logs::MetricFilter");
+    for (name, function) in functions(&template) {
+        if name == "config-rule" {
+            continue;
+        }
+        let log_group = &function["Properties"]["LoggingConfig"]["LogGroup"];
+        for (metric, outcome) in [
+            ("FailedOutcomes", "failed"),
+            ("UnfinishedSweeps", "unfinished"),
+        ] {
+            let line = format!(r#"{{"level":"INFO","message":"x","outcome":"{outcome}"}}"#);
+            let counted = filters.iter().any(|(_, f)| {
+                let p = &f["Properties"];
+                &p["LogGroupName"] == log_group
+                    && p["MetricTransformations"][0]["MetricName"] == metric
+                    && log_filter_matches(p["FilterPattern"].as_str().unwrap(), &line)
+            });
+            assert!(counted, "{name}: {metric} is not counted from its logs");
+            assert!(
+                alarms
+                    .iter()
+                    .any(|(_, a)| a["Properties"]["MetricName"] == metric),
+                "no alarm on {metric}"
+            );
+        }
+    }
+
+    let key_policy =
+        &template["Resources"]["NotificationKey"]["Properties"]["KeyPolicy"]["Statement"];
+    assert!(
+        key_policy.as_array().unwrap().iter().any(|s| {
+            s["Principal"]["Service"] == "cloudwatch.amazonaws.com"
+                && s["Action"] == serde_json::json!(["kms:GenerateDataKey*", "kms:Decrypt"])
+        }),
+        "alarms cannot publish to the encrypted topic"
     );
 }

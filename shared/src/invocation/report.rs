@@ -213,7 +213,8 @@ impl Report {
             "Lambda retries the event"
         };
         let reason = format!("the invocation's deadline was near: {what}; {then}");
-        tracing::warn!(event_id = %trigger.event_id, left = left.len(), checked, "{reason}");
+        // `outcome` as in the decision lines: the stack's metric filter counts `unfinished` from it.
+        tracing::warn!(outcome = "unfinished", event_id = %trigger.event_id, left = left.len(), checked, "{reason}");
         let mut entry = ReportEntry::about_event(ReportOutcome::Unfinished, reason, Some(trigger));
         entry.left = left.into_iter().take(MAX_LISTED_LEFT).collect();
         self.push(entry);
