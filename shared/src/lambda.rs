@@ -8,6 +8,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
+use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Settings, SettingsError};
@@ -26,7 +27,7 @@ pub trait Function: Sync {
     ) -> impl Future<Output = Result<Value, Error>> + Send;
 }
 
-/// Every remediation runs the shared invocation loop.
+/// Every remediation runs the shared invocation loop, and counts its outcomes in CloudWatch metrics.
 impl<R: Remediation> Function for R {
     async fn invoke(
         &self,
@@ -34,7 +35,13 @@ impl<R: Remediation> Function for R {
         deadline: Deadline,
         notifier: &Notifier,
     ) -> Result<Value, Error> {
-        into_response(handle_until(payload, self, notifier, deadline).await)
+        let result = handle_until(payload, self, notifier, deadline).await;
+        let report = match &result {
+            Ok(report) => report,
+            Err(failed) => &failed.report,
+        };
+        crate::metrics::emit(notifier.function(), &report.summary);
+        into_response(result)
     }
 }
 
@@ -53,10 +60,22 @@ pub fn run<F: Function>(
             let settings = load_settings()?;
             let sdk = load_aws_config().await;
             let notifier = Notifier::from_settings(&sdk, &settings, function);
+            let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+            let version = std::env::var("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or_default();
             let function = build(&sdk, settings);
             lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
                 let deadline = Deadline::from_lambda(&event.context);
-                function.invoke(event.payload, deadline, &notifier)
+                // Every log line of the invocation names it, the function's version and its region
+                // (the account of each event is on the lines about it).
+                let span = tracing::info_span!(
+                    "invocation",
+                    request_id = %event.context.request_id,
+                    function_version = %version,
+                    region = %region,
+                );
+                function
+                    .invoke(event.payload, deadline, &notifier)
+                    .instrument(span)
             }))
             .await
         })

@@ -12,6 +12,7 @@
 //! - [`trigger`]: every supported event shape -> one normalized [`trigger::Trigger`]
 //! - [`config`]: settings read once from the environment
 //! - [`notify`]: SNS message building and publishing
+//! - [`metrics`]: outcome counts as CloudWatch embedded metrics in the logs
 //! - [`identity`]: recognising the function's own changes (loop guard)
 //! - [`catalog`]: the functions, the IAM actions they need, the triggers they handle
 
@@ -23,6 +24,7 @@ pub mod identity;
 pub mod instance;
 pub mod invocation;
 pub mod lambda;
+pub mod metrics;
 pub mod notify;
 pub mod outcome;
 pub mod s3;

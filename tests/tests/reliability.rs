@@ -191,6 +191,31 @@ async fn access_denied_is_a_failed_outcome_and_people_are_told() {
         "no log line matches {pattern}:\n{}",
         invocation.logs.join("\n")
     );
+    // The outcome is counted as an embedded metric, per function and outcome.
+    let lines: Vec<Value> = invocation
+        .logs
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let metric = lines
+        .iter()
+        .find(|l| l.get("_aws").is_some() && l["outcome"] == "failed")
+        .unwrap_or_else(|| panic!("no embedded metric for the failure:\n{lines:#?}"));
+    assert_eq!(
+        metric["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["function", "outcome"]])
+    );
+    assert_eq!(metric["Resources"], 1);
+    assert!(metric["function"].as_str().is_some_and(|f| !f.is_empty()));
+    // The decision names where the resource is, and the invocation's span the version and region.
+    let decision = lines
+        .iter()
+        .find(|l| l["message"] == "decision")
+        .expect("a decision line");
+    assert_eq!(decision["account"], "123456789012", "{decision}");
+    assert_eq!(decision["region"], "us-east-1", "{decision}");
+    assert!(decision["span"]["function_version"].is_string(), "{decision}");
+    assert_eq!(decision["span"]["region"], "us-east-1", "{decision}");
 }
 
 #[tokio::test]

@@ -171,7 +171,7 @@ pub async fn handle_until<R: Remediation>(
             }
             continue;
         }
-        tracing::info!(source = %trigger.source, event_id = %trigger.event_id, detail = %trigger.detail(), targets = targets.len(), "trigger accepted");
+        tracing::info!(source = %trigger.source, event_id = %trigger.event_id, account = %trigger.account, region = %trigger.region, detail = %trigger.detail(), targets = targets.len(), "trigger accepted");
 
         let mut checked = 0;
         for chunk in targets.chunks(remediation.chunk_size().max(1)) {
@@ -185,6 +185,8 @@ pub async fn handle_until<R: Remediation>(
                     continue;
                 };
                 tracing::info!(
+                    account = %trigger.account,
+                    region = %trigger.region,
                     outcome = outcome.outcome.as_str(),
                     resource_type = outcome.resource_type.as_str(),
                     resource_id = %outcome.resource_id,
