@@ -214,7 +214,10 @@ async fn access_denied_is_a_failed_outcome_and_people_are_told() {
         .expect("a decision line");
     assert_eq!(decision["account"], "123456789012", "{decision}");
     assert_eq!(decision["region"], "us-east-1", "{decision}");
-    assert!(decision["span"]["function_version"].is_string(), "{decision}");
+    assert!(
+        decision["span"]["function_version"].is_string(),
+        "{decision}"
+    );
     assert_eq!(decision["span"]["region"], "us-east-1", "{decision}");
 }
 

@@ -468,3 +468,66 @@ fn every_function_is_watched_and_every_alarm_tells_the_topic() {
         "alarms cannot publish to the encrypted topic"
     );
 }
+
+/// What a platform team expects of a stack it deploys everywhere: versions behind an alias that the
+/// triggers invoke, an optional permissions boundary on every role, a named key, a dashboard of the
+/// metrics the alarms read, and tags that reach every resource.
+#[test]
+fn deployable_as_platform_teams_expect() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["AutoPublishAlias"], "live");
+
+    assert_eq!(
+        template["Parameters"]["PermissionsBoundaryArn"]["Default"],
+        ""
+    );
+    let roles = resources_of(&template, "AWS::IAM::Role");
+    assert!(roles.len() >= 4);
+    for (id, role) in roles {
+        assert_eq!(
+            role["Properties"]["PermissionsBoundary"],
+            serde_json::json!({"Fn::If": ["HasPermissionsBoundary", {"Ref": "PermissionsBoundaryArn"}, {"Ref": "AWS::NoValue"}]}),
+            "{id}"
+        );
+    }
+
+    let aliases = resources_of(&template, "AWS::KMS::Alias");
+    assert!(
+        aliases.iter().any(|(_, a)| a["Properties"]["TargetKeyId"]
+            == serde_json::json!({"Ref": "NotificationKey"})),
+        "the notification key has an alias"
+    );
+
+    let dashboards = resources_of(&template, "AWS::CloudWatch::Dashboard");
+    assert_eq!(dashboards.len(), 1);
+    let body = dashboards[0].1["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    for shown in [
+        "Remediation,function,outcome",
+        "Errors",
+        "Throttles",
+        "FailedOutcomes",
+        "UnfinishedSweeps",
+        "ApproximateNumberOfMessagesVisible",
+    ] {
+        assert!(body.contains(shown), "the dashboard does not show {shown}");
+    }
+    // The body must be JSON once CloudFormation has substituted the references.
+    let mut substituted = String::new();
+    let mut rest = body;
+    while let Some(at) = rest.find("${") {
+        substituted.push_str(&rest[..at]);
+        substituted.push('x');
+        rest = &rest[at + rest[at..].find('}').unwrap() + 1..];
+    }
+    substituted.push_str(rest);
+    serde_json::from_str::<Value>(&substituted).expect("the dashboard body is JSON");
+
+    let samconfig = std::fs::read_to_string(repo_root().join("samconfig.toml")).unwrap();
+    assert!(
+        samconfig.contains("tags = \"project="),
+        "stack tags (CloudFormation propagates them to every resource that takes tags)"
+    );
+}
