@@ -418,3 +418,69 @@ fn closing_a_cut_event_keeps_what_was_there() {
     assert_eq!(close_json(r#"{"a": 1, "b"#), json!({"a": 1}));
     assert_eq!(close_json(""), Value::Null);
 }
+
+/// The sample events that ship inside the `aws_lambda_events` crate (every AWS service's events, 174 of
+/// them), where cargo unpacked the version `Cargo.lock` names (`$CARGO_HOME/registry/src/*/`).
+fn aws_lambda_events_fixtures() -> Vec<(String, Value)> {
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
+        .expect("Cargo.lock");
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"aws_lambda_events\""))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = ")))
+        .map(|v| v.trim_matches('"').to_string())
+        .expect("aws_lambda_events in Cargo.lock");
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")))
+        .expect("CARGO_HOME or HOME");
+    let crate_dir = format!("aws_lambda_events-{version}");
+    let fixtures = std::fs::read_dir(cargo_home.join("registry/src"))
+        .expect("cargo's registry sources")
+        .filter_map(Result::ok)
+        .map(|index| index.path().join(&crate_dir).join("src/fixtures"))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "{crate_dir}/src/fixtures not unpacked under {}",
+                cargo_home.display()
+            )
+        });
+    let mut found: Vec<(String, Value)> = std::fs::read_dir(&fixtures)
+        .unwrap_or_else(|e| panic!("{}: {e}", fixtures.display()))
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(&path).ok()?;
+            let name = path.file_name()?.to_string_lossy().to_string();
+            Some((name, serde_json::from_str(&text).ok()?))
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+/// Every AWS event a new user might try (the fixtures of `aws_lambda_events`) gets a clean answer from
+/// every function: `ignored` with a reason, an outcome, or an error a retry can mend (AWS is unreachable
+/// here). In particular the Config rule never fails on a documented message type it does not evaluate
+/// (`ConfigurationSnapshotDeliveryCompleted`): Lambda would retry it twice and park it in the DLQ.
+#[test]
+fn every_event_fixture_of_aws_lambda_events_gets_a_clean_answer() {
+    let fixtures = aws_lambda_events_fixtures();
+    assert!(fixtures.len() >= 100, "{} fixtures", fixtures.len());
+    let f = functions();
+    for (name, payload) in &fixtures {
+        if let Err(problem) = all_functions_answer(payload) {
+            panic!("{name}: {problem}");
+        }
+        let rule = f.runtime.block_on(f.rule.handle(payload));
+        match rule {
+            Ok(_) => {}
+            Err(crate::config_rule::ConfigRuleError::Aws(err)) if err.is_transient() => {}
+            Err(err) => {
+                panic!("{name}: config-rule fails with an error a retry cannot mend: {err}")
+            }
+        }
+    }
+}
