@@ -69,7 +69,7 @@ pub fn run<F: Function>(
                 // (the account of each event is on the lines about it).
                 let span = tracing::info_span!(
                     "invocation",
-                    request_id = %event.context.request_id,
+                    requestId = %event.context.request_id,
                     function_version = %version,
                     region = %region,
                 );
