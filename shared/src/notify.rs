@@ -34,12 +34,44 @@ pub struct TriggerRef {
     pub detail: String,
 }
 
+/// A sweep's findings of one outcome (`dry-run` or `failed`) in one message: the document programs read.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DigestDocument {
+    pub version: u32,
+    pub function: String,
+    pub outcome: OutcomeKind,
+    pub account: String,
+    pub region: String,
+    pub digest: Digest,
+    pub trigger: TriggerRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Digest {
+    /// How many resources the sweep found with this outcome.
+    pub count: usize,
+    /// The first [`DIGEST_LISTED`] of them (a message must stay within SNS's 256 KB).
+    pub resources: Vec<DigestEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DigestEntry {
+    pub resource_type: ResourceType,
+    pub resource_id: String,
+    pub reason: String,
+    pub changes: Vec<String>,
+}
+
+/// Resources listed by name in a digest; the count says how many there were in all.
+pub const DIGEST_LISTED: usize = 50;
+
 /// Everything that goes into one `Publish` call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
     pub subject: String,
     pub text: String,
-    pub document: Document,
+    /// The JSON document programs read: a [`Document`] or a [`DigestDocument`].
+    pub document: serde_json::Value,
     /// `outcome`, `resource_type`, `severity`.
     pub attributes: Vec<(&'static str, String)>,
 }
@@ -70,7 +102,106 @@ impl Message {
                 ("resource_type", document.resource_type.as_str().to_string()),
                 ("severity", outcome.severity.as_str().to_string()),
             ],
-            document,
+            document: serde_json::to_value(&document).unwrap_or_default(),
+        }
+    }
+
+    /// One message for a sweep's findings of one outcome (`kind`: dry-run or failed), instead of one per
+    /// resource every sweep. Attributes: the outcome, `resource_type` `digest`, the highest severity.
+    pub fn digest(
+        function: &str,
+        exempt_tag: &str,
+        kind: OutcomeKind,
+        outcomes: &[&Outcome],
+        trigger: &Trigger,
+    ) -> Self {
+        let document = DigestDocument {
+            version: 1,
+            function: function.to_string(),
+            outcome: kind,
+            account: trigger.account.clone(),
+            region: trigger.region.clone(),
+            digest: Digest {
+                count: outcomes.len(),
+                resources: outcomes
+                    .iter()
+                    .take(DIGEST_LISTED)
+                    .map(|o| DigestEntry {
+                        resource_type: o.resource_type,
+                        resource_id: o.resource_id.clone(),
+                        reason: o.reason.clone(),
+                        changes: o.changes.clone(),
+                    })
+                    .collect(),
+            },
+            trigger: TriggerRef {
+                source: trigger.source,
+                event_id: trigger.event_id.clone(),
+                detail: trigger.detail(),
+            },
+        };
+        let severity = outcomes
+            .iter()
+            .map(|o| o.severity)
+            .max()
+            .unwrap_or(crate::outcome::Severity::Medium);
+        let place = format!(
+            "account {}, {}",
+            or_unknown(&document.account),
+            or_unknown(&document.region)
+        );
+        let count = outcomes.len();
+        let (headline, what) = match kind {
+            OutcomeKind::DryRun => (
+                format!("Sweep of {place}: {count} resource(s) need fixing. DRY_RUN is on, so nothing was changed."),
+                format!("{count} would change"),
+            ),
+            _ => (
+                format!("Sweep of {place}: {count} resource(s) could not be fixed."),
+                format!("{count} could not be fixed"),
+            ),
+        };
+        let mut text = format!("{headline}\n");
+        for entry in &document.digest.resources {
+            text.push_str(&format!(
+                "\n- {} {}: {}\n",
+                entry.resource_type.noun(),
+                entry.resource_id,
+                entry.reason
+            ));
+            for change in &entry.changes {
+                text.push_str(&format!(
+                    "    {}: {change}\n",
+                    if kind == OutcomeKind::DryRun {
+                        "would change"
+                    } else {
+                        "changed before the failure"
+                    }
+                ));
+            }
+        }
+        if count > DIGEST_LISTED {
+            text.push_str(&format!(
+                "\n... and {} more (the function's response and logs list every one).\n",
+                count - DIGEST_LISTED
+            ));
+        }
+        text.push_str(&format!(
+            "\nA sweep lists these once per run instead of one message per resource; changes it makes still get a message each.\nTo exempt a resource from automatic remediation, tag it (an object: its bucket) with the key \"{exempt_tag}\".\n\n-- {function}\n"
+        ));
+        Message {
+            subject: short_subject(format!(
+                "[{}] sweep of {}: {what}",
+                kind.as_str(),
+                or_unknown(&document.region)
+            )),
+            text,
+            attributes: vec![
+                ("outcome", kind.as_str().to_string()),
+                ("resource_type", "digest".to_string()),
+                ("severity", severity.as_str().to_string()),
+            ],
+            document: serde_json::to_value(&document).unwrap_or_default(),
         }
     }
 
@@ -113,12 +244,16 @@ pub fn subject(outcome: &Outcome) -> String {
         }
         _ => outcome.reason.clone(),
     };
-    let full = format!(
+    short_subject(format!(
         "[{}] {}: {}",
         outcome.outcome.as_str(),
         outcome.resource_id,
         summary
-    );
+    ))
+}
+
+/// Printable ASCII, at most 100 characters: what SNS accepts as a subject.
+fn short_subject(full: String) -> String {
     let ascii: String = full
         .chars()
         .map(|c| {
@@ -272,7 +407,28 @@ impl Notifier {
     /// Publishes the message; when SNS refuses it and an undelivered queue is set, the message is kept
     /// there instead (the error is logged, and only returned when the queue refuses it too).
     pub async fn publish(&self, outcome: &Outcome, trigger: &Trigger) -> Result<(), AwsError> {
-        let message = self.message(outcome, trigger);
+        self.deliver(self.message(outcome, trigger)).await
+    }
+
+    /// A sweep's dry-run and failed findings: one digest message per outcome, none when there are none.
+    pub async fn publish_digest(
+        &self,
+        outcomes: &[Outcome],
+        trigger: &Trigger,
+    ) -> Result<(), AwsError> {
+        for kind in [OutcomeKind::DryRun, OutcomeKind::Failed] {
+            let of_kind: Vec<&Outcome> = outcomes.iter().filter(|o| o.outcome == kind).collect();
+            if !of_kind.is_empty() {
+                let message =
+                    Message::digest(&self.function, &self.exempt_tag, kind, &of_kind, trigger);
+                self.deliver(message).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes a message, or keeps it in the undelivered queue when SNS refuses it.
+    async fn deliver(&self, message: Message) -> Result<(), AwsError> {
         let Err(err) = self.publish_message(&message).await else {
             return Ok(());
         };
@@ -473,5 +629,69 @@ mod tests {
         let s = subject(&long);
         assert_eq!(s.len(), 100);
         assert!(s.starts_with("[failed] kkk") && s.ends_with("..."));
+    }
+    #[test]
+    fn a_digest_lists_a_sweeps_findings_in_one_message() {
+        let outcomes: Vec<Outcome> = (0..60)
+            .map(|i| {
+                Outcome::new(
+                    OutcomeKind::DryRun,
+                    ResourceType::Ec2Instance,
+                    format!("i-{i:03}"),
+                    "missing tag env",
+                )
+                .with_changes(vec!["stopped".into()])
+                .with_severity(if i == 7 {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                })
+            })
+            .collect();
+        let refs: Vec<&Outcome> = outcomes.iter().collect();
+        let message = Message::digest(
+            "untagged-instance",
+            "keep",
+            OutcomeKind::DryRun,
+            &refs,
+            &trigger(),
+        );
+        assert_eq!(
+            message.subject,
+            "[dry-run] sweep of us-east-1: 60 would change"
+        );
+        assert_eq!(
+            message.attributes,
+            [
+                ("outcome", "dry-run".to_string()),
+                ("resource_type", "digest".to_string()),
+                ("severity", "high".to_string())
+            ]
+        );
+        let digest = &message.document["digest"];
+        assert_eq!(digest["count"], 60);
+        assert_eq!(digest["resources"].as_array().unwrap().len(), DIGEST_LISTED);
+        assert_eq!(digest["resources"][0]["resource_id"], "i-000");
+        assert_eq!(
+            digest["resources"][0]["changes"],
+            serde_json::json!(["stopped"])
+        );
+        assert_eq!(message.document["outcome"], "dry-run");
+        assert_eq!(message.document["account"], "123456789012");
+        assert!(
+            message.text.contains("60 resource(s) need fixing"),
+            "{}",
+            message.text
+        );
+        assert!(
+            message
+                .text
+                .contains("- EC2 instance i-000: missing tag env"),
+            "{}",
+            message.text
+        );
+        assert!(message.text.contains("and 10 more"), "{}", message.text);
+        assert!(message.text.contains("\"keep\""), "{}", message.text);
+        assert!(message.structured_body().len() < 256 * 1024);
     }
 }

@@ -57,11 +57,18 @@ impl OutcomeKind {
         )
     }
 
-    /// Whether a scheduled sweep tells people about it: only about what it changed, would change,
-    /// or failed to change. A skipped resource was reported when its event came, and would
-    /// otherwise be reported again on every sweep.
+    /// Whether a scheduled sweep sends a message of its own about it: a change it made, or a grace-period
+    /// mark it set. What a sweep would change (dry run) or could not change (failed) it lists in one digest
+    /// per outcome instead ([`OutcomeKind::is_digested_by_sweep`]): those findings repeat every sweep, and
+    /// a message per resource per sweep would bury people. A skipped resource was reported when its event
+    /// came.
     pub fn is_notified_by_sweep(self) -> bool {
-        self.is_notified() && self != OutcomeKind::Skipped
+        matches!(self, OutcomeKind::Remediated | OutcomeKind::Marked)
+    }
+
+    /// Whether a scheduled sweep lists it in its digest of the same outcome.
+    pub fn is_digested_by_sweep(self) -> bool {
+        matches!(self, OutcomeKind::DryRun | OutcomeKind::Failed)
     }
 }
 

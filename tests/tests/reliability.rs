@@ -40,6 +40,15 @@ fn reported_error(invocation: &Invocation) -> String {
     }
 }
 
+/// Every SNS Publish answers 500 from now on (the rig's fault injection).
+fn sns_fails(account: &Account) {
+    account
+        .moto
+        .server()
+        .inject_faults(json!([{"operation": "Publish", "times": -1,
+        "status": 500, "code": "InternalError", "message": "SNS is having a bad day"}]));
+}
+
 async fn group_open_on_ssh(account: &Account) -> String {
     let group = sg::create_group(&account.aws.ec2, &unique("web")).await;
     open(&account.aws.ec2, &group, "tcp", 22, 22, "0.0.0.0/0").await;
@@ -227,11 +236,7 @@ async fn a_failing_notification_keeps_the_fix_and_asks_for_a_retry() {
     let group = group_open_on_ssh(&account).await;
     let mut function = account.function(FUNCTION, &[]).await;
     account.moto.server().start_recording();
-    account
-        .moto
-        .server()
-        .inject_faults(json!([{"operation": "Publish", "times": -1,
-        "status": 500, "code": "InternalError", "message": "SNS is having a bad day"}]));
+    sns_fails(&account);
 
     let invocation = function.invoke(&ssh_event(&group)).await;
     let message = reported_error(&invocation);
@@ -282,11 +287,7 @@ async fn a_notification_sns_refuses_after_a_fix_is_kept_in_the_undelivered_queue
     let mut function = account
         .function(FUNCTION, &[("UNDELIVERED_QUEUE_URL", &queue_url)])
         .await;
-    account
-        .moto
-        .server()
-        .inject_faults(json!([{"operation": "Publish", "times": -1,
-        "status": 500, "code": "InternalError", "message": "SNS is having a bad day"}]));
+    sns_fails(&account);
 
     let invocation = function.invoke(&ssh_event(&group)).await;
     assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");

@@ -361,6 +361,50 @@ async fn dry_run_stops_and_marks_nothing() {
         .starts_with(&format!("tagged {STOP_AFTER}=")));
 }
 
+/// A dry-run deployment sweeps every hour: its findings come as one digest per sweep, not one message per
+/// instance per sweep, while what an event reports still gets a message of its own.
+#[tokio::test]
+async fn a_dry_run_sweep_sends_one_digest_of_its_findings() {
+    let world = World::new().await;
+    let untagged = launch(&world.aws.ec2, 3, NO_ENV).await;
+    let good = launch(&world.aws.ec2, 2, GOOD).await;
+    let mut function = world.function(&[("DRY_RUN", "true")]).await;
+    let sweep = world.event("scheduled-sweep.json", "-");
+    for _ in 0..2 {
+        let response = function.invoke(&sweep).await.response().clone();
+        assert_eq!(response["summary"]["dry-run"], 3, "{response}");
+        let notes = world.inbox.drain().await;
+        assert_eq!(notes.len(), 1, "one digest per sweep: {notes:#?}");
+        let digest = &notes[0];
+        assert!(
+            digest.subject.starts_with("[dry-run] sweep of "),
+            "{}",
+            digest.subject
+        );
+        assert_eq!(digest.attributes["resource_type"]["Value"], "digest");
+        assert_eq!(digest.attributes["outcome"]["Value"], "dry-run");
+        assert_eq!(digest.document["digest"]["count"], 3);
+        let listed: Vec<&str> = digest.document["digest"]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["resource_id"].as_str().unwrap())
+            .collect();
+        for id in &untagged {
+            assert!(
+                listed.contains(&id.as_str()),
+                "{id} missing from {listed:?}"
+            );
+        }
+        for id in &good {
+            assert!(!listed.contains(&id.as_str()), "{id} is tagged");
+        }
+    }
+    for id in untagged.iter().chain(&good) {
+        assert_eq!(world.state(id).await, "running", "dry run");
+    }
+}
+
 #[tokio::test]
 async fn a_sweep_over_300_instances_stops_exactly_the_wrong_ones_in_a_few_calls() {
     let world = World::new().await;

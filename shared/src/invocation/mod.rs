@@ -174,6 +174,8 @@ pub async fn handle_until<R: Remediation>(
         tracing::info!(source = %trigger.source, event_id = %trigger.event_id, account = %trigger.account, region = %trigger.region, detail = %trigger.detail(), targets = targets.len(), "trigger accepted");
 
         let mut checked = 0;
+        // A sweep's dry-run and failed findings, told in one digest per outcome at the end.
+        let mut digest: Vec<Outcome> = Vec::new();
         for chunk in targets.chunks(remediation.chunk_size().max(1)) {
             if deadline.is_near() {
                 break;
@@ -205,9 +207,15 @@ pub async fn handle_until<R: Remediation>(
                         retry_reasons
                             .push(format!("notification for {}: {err}", outcome.resource_id));
                     }
+                } else if trigger.is_sweep() && outcome.outcome.is_digested_by_sweep() {
+                    digest.push(outcome.clone());
                 }
                 report.outcome(outcome, &trigger);
             }
+        }
+        if let Err(err) = notifier.publish_digest(&digest, &trigger).await {
+            tracing::error!(error = %err, resources = digest.len(), "digest notification failed");
+            retry_reasons.push(format!("digest of {} resources: {err}", digest.len()));
         }
         if checked < targets.len() {
             let left: Vec<String> = targets[checked..]

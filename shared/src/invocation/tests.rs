@@ -228,3 +228,48 @@ async fn ignored_payloads_say_why() {
     let response = into_response(Ok(report)).unwrap();
     assert_eq!(response["status"], "ignored");
 }
+
+/// A sweep's own changes get a message each; what it would change or could not change comes in one
+/// digest per outcome (those findings repeat every sweep).
+#[tokio::test]
+async fn a_sweep_tells_its_fixes_one_by_one_and_its_findings_in_a_digest() {
+    use aws_sdk_sns::operation::publish::PublishOutput;
+    use aws_smithy_mocks::mock;
+    use std::sync::{Arc, Mutex};
+
+    let subjects = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = subjects.clone();
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(move |req| {
+            log.lock()
+                .unwrap()
+                .push(req.subject().unwrap_or_default().to_string());
+            true
+        })
+        .then_output(|| PublishOutput::builder().message_id("m-1").build());
+    let client = crate::test_support::mocked_client!(aws_sdk_sns, [&publish]);
+    let notifier = Notifier::new(
+        client,
+        Some("arn:aws:sns:us-east-1:123456789012:t".into()),
+        "fake",
+        "exempt",
+    );
+    let fake = Fake(vec![
+        ("fixed", Ok(OutcomeKind::Remediated)),
+        ("would-1", Ok(OutcomeKind::DryRun)),
+        ("would-2", Ok(OutcomeKind::DryRun)),
+        ("broken", Ok(OutcomeKind::Failed)),
+        ("left-alone", Ok(OutcomeKind::Skipped)),
+    ]);
+    let report = handle(sweep(), &fake, &notifier).await.unwrap();
+    assert_eq!(report.summary["dry-run"], 2);
+    let subjects = subjects.lock().unwrap().clone();
+    assert_eq!(
+        subjects,
+        [
+            "[remediated] fixed: changed",
+            "[dry-run] sweep of us-east-1: 2 would change",
+            "[failed] sweep of us-east-1: 1 could not be fixed",
+        ]
+    );
+}
