@@ -115,8 +115,13 @@ mod tests {
                 security_group::IAM_ACTIONS,
             ),
             ("instance/aws.rs", "ec2", "client", instance::IAM_ACTIONS),
-            ("notify.rs", "sns", "client", notify::IAM_ACTIONS),
-            ("notify.rs", "sqs", "sqs", notify::UNDELIVERED_IAM_ACTIONS),
+            ("notify/mod.rs", "sns", "client", notify::IAM_ACTIONS),
+            (
+                "notify/mod.rs",
+                "sqs",
+                "sqs",
+                notify::UNDELIVERED_IAM_ACTIONS,
+            ),
             (
                 "config_rule/aws.rs",
                 "config",
