@@ -105,7 +105,10 @@ impl Notifier {
         outcomes: &[Outcome],
         trigger: &Trigger,
     ) -> Result<(), AwsError> {
-        for kind in [OutcomeKind::DryRun, OutcomeKind::Failed] {
+        for kind in OutcomeKind::ALL
+            .into_iter()
+            .filter(|k| k.is_digested_by_sweep())
+        {
             let of_kind: Vec<&Outcome> = outcomes.iter().filter(|o| o.outcome == kind).collect();
             if !of_kind.is_empty() {
                 let message =
