@@ -134,6 +134,57 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
     }
 }
 
+/// `BLOCK_PUBLIC_ACCESS`: when S3 Block Public Access is turned on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BlockPublicAccessMode {
+    /// `true`: on a bucket found exposed (a public ACL grant or a public bucket policy).
+    #[default]
+    WhenExposed,
+    /// `always`: every bucket in scope, and the account, must have all four settings on; Block
+    /// Public Access turned off is a finding by itself (Security Hub controls S3.8 and S3.1).
+    Always,
+    /// `false`: never changed.
+    Never,
+}
+
+impl BlockPublicAccessMode {
+    fn parse(text: &str) -> Result<Self, String> {
+        if text.trim().eq_ignore_ascii_case("always") {
+            return Ok(BlockPublicAccessMode::Always);
+        }
+        match parse_bool(text) {
+            Ok(true) => Ok(BlockPublicAccessMode::WhenExposed),
+            Ok(false) => Ok(BlockPublicAccessMode::Never),
+            Err(_) => Err("expected true, always or false".to_string()),
+        }
+    }
+
+    pub fn allows_changes(self) -> bool {
+        self != BlockPublicAccessMode::Never
+    }
+}
+
+/// `PUBLIC_POLICY`: how a bucket exposed by its bucket policy is closed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PublicPolicyFix {
+    /// `block`: Block Public Access alone (`RestrictPublicBuckets` cuts the public statements off);
+    /// the policy text stays as its owner wrote it.
+    #[default]
+    Block,
+    /// `remove`: also rewrite the policy without its public statements, every other one kept.
+    Remove,
+}
+
+impl PublicPolicyFix {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "block" => Ok(PublicPolicyFix::Block),
+            "remove" => Ok(PublicPolicyFix::Remove),
+            _ => Err("expected block or remove".to_string()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     pub notification_topic_arn: Option<String>,
@@ -145,7 +196,8 @@ pub struct Settings {
     pub allowed_public_ports: PortSet,
     pub required_tags: Vec<TagRule>,
     pub grace_minutes: u32,
-    pub block_public_access: bool,
+    pub block_public_access: BlockPublicAccessMode,
+    pub public_policy: PublicPolicyFix,
 }
 
 impl Default for Settings {
@@ -167,7 +219,8 @@ impl Default for Settings {
                 },
             ],
             grace_minutes: 0,
-            block_public_access: true,
+            block_public_access: BlockPublicAccessMode::WhenExposed,
+            public_policy: PublicPolicyFix::Block,
         }
     }
 }
@@ -230,8 +283,12 @@ impl Settings {
             })?;
         }
         if let Some(value) = get("BLOCK_PUBLIC_ACCESS") {
-            settings.block_public_access =
-                parse_bool(&value).map_err(|e| invalid("BLOCK_PUBLIC_ACCESS", &value, &e))?;
+            settings.block_public_access = BlockPublicAccessMode::parse(&value)
+                .map_err(|e| invalid("BLOCK_PUBLIC_ACCESS", &value, &e))?;
+        }
+        if let Some(value) = get("PUBLIC_POLICY") {
+            settings.public_policy = PublicPolicyFix::parse(&value)
+                .map_err(|e| invalid("PUBLIC_POLICY", &value, &e))?;
         }
         Ok(settings)
     }
@@ -268,7 +325,8 @@ mod tests {
         let keys: Vec<&str> = s.required_tags.iter().map(|r| r.key.as_str()).collect();
         assert_eq!(keys, ["Name", "env"]);
         assert_eq!(s.grace_minutes, 0);
-        assert!(s.block_public_access);
+        assert_eq!(s.block_public_access, BlockPublicAccessMode::WhenExposed);
+        assert_eq!(s.public_policy, PublicPolicyFix::Block);
     }
 
     #[test]
@@ -280,6 +338,7 @@ mod tests {
             ("GRACE_MINUTES", "soon"),
             ("GRACE_MINUTES", "-5"),
             ("BLOCK_PUBLIC_ACCESS", "perhaps"),
+            ("PUBLIC_POLICY", "delete"),
             ("DRY_RUN", "maybe"),
             ("REQUIRED_TAGS", "env="),
             ("REQUIRED_TAGS", "env,env"),
@@ -318,7 +377,26 @@ mod tests {
         assert!(!s.allowed_public_ports.contains(8081));
         assert_eq!(s.required_tags[1].allowed_values, ["prod", "stg", "dev"]);
         assert_eq!(s.grace_minutes, 30);
-        assert!(!s.block_public_access);
+        assert_eq!(s.block_public_access, BlockPublicAccessMode::Never);
+    }
+
+    #[test]
+    fn block_public_access_and_public_policy_take_their_three_and_two_values() {
+        for (value, mode) in [
+            ("true", BlockPublicAccessMode::WhenExposed),
+            ("Always", BlockPublicAccessMode::Always),
+            ("false", BlockPublicAccessMode::Never),
+        ] {
+            let s = settings(&[("BLOCK_PUBLIC_ACCESS", value)]).unwrap();
+            assert_eq!(s.block_public_access, mode, "{value}");
+        }
+        for (value, fix) in [
+            ("block", PublicPolicyFix::Block),
+            ("REMOVE", PublicPolicyFix::Remove),
+        ] {
+            let s = settings(&[("PUBLIC_POLICY", value)]).unwrap();
+            assert_eq!(s.public_policy, fix, "{value}");
+        }
     }
 
     #[test]

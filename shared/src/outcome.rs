@@ -77,14 +77,17 @@ impl OutcomeKind {
 pub enum ResourceType {
     S3Bucket,
     S3Object,
+    /// An account's own Block Public Access settings; the resource id is the account id.
+    S3Account,
     SecurityGroup,
     Ec2Instance,
 }
 
 impl ResourceType {
-    pub const ALL: [ResourceType; 4] = [
+    pub const ALL: [ResourceType; 5] = [
         ResourceType::S3Bucket,
         ResourceType::S3Object,
+        ResourceType::S3Account,
         ResourceType::SecurityGroup,
         ResourceType::Ec2Instance,
     ];
@@ -93,6 +96,7 @@ impl ResourceType {
         match self {
             ResourceType::S3Bucket => "s3-bucket",
             ResourceType::S3Object => "s3-object",
+            ResourceType::S3Account => "s3-account",
             ResourceType::SecurityGroup => "security-group",
             ResourceType::Ec2Instance => "ec2-instance",
         }
@@ -103,6 +107,7 @@ impl ResourceType {
         match self {
             ResourceType::S3Bucket => "S3 bucket",
             ResourceType::S3Object => "S3 object",
+            ResourceType::S3Account => "account's S3 Block Public Access",
             ResourceType::SecurityGroup => "security group",
             ResourceType::Ec2Instance => "EC2 instance",
         }

@@ -301,7 +301,10 @@ fn human_text(function: &str, exempt_tag: &str, outcome: &Outcome, doc: &Documen
         "\nTrigger: {} ({} event {})\n",
         doc.trigger.detail, doc.trigger.source, doc.trigger.event_id
     ));
-    if outcome.outcome != OutcomeKind::Skipped {
+    if outcome.resource_type == ResourceType::S3Account {
+        // An account has no tag to exempt it: the setting decides.
+        text.push_str("\nAccount-level Block Public Access is enforced because BLOCK_PUBLIC_ACCESS=always; with true it is left as it is.\n");
+    } else if outcome.outcome != OutcomeKind::Skipped {
         // Objects are exempted through their bucket (object tags are not read).
         let what = match outcome.resource_type {
             ResourceType::S3Object => "this object's bucket",

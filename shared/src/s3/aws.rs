@@ -1,13 +1,16 @@
-//! The S3 calls, and the IAM actions they need. Converts between the SDK's types and the plain
-//! ones the policy reads, field for field, so that a kept grant goes back exactly as it came.
+//! The S3 and S3 Control calls, and the IAM actions they need. Converts between the SDK's types and
+//! the plain ones the policy reads, field for field, so that a kept grant goes back exactly as it came.
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::types as sdk;
+use aws_sdk_s3control::config::endpoint::{Endpoint, EndpointFuture, Params, ResolveEndpoint};
 
-use super::policy::{Acl, BlockPublicAccess, Grant, Grantee, Owner};
+use super::policy::{Acl, BlockPublicAccess, BucketPolicy, BucketState, Grant, Grantee, Owner};
 use crate::error::{AwsError, ErrorKind};
 
 /// The IAM actions behind every S3 call in this file (checked against the code and the template).
+/// Account-level Block Public Access is `s3:*AccountPublicAccessBlock` (S3 Control's
+/// Get/PutPublicAccessBlock); `GetBucketPolicyStatus` needs `s3:GetBucketPolicyStatus`.
 pub const IAM_ACTIONS: &[&str] = &[
     "s3:GetBucketAcl",
     "s3:PutBucketAcl",
@@ -16,28 +19,171 @@ pub const IAM_ACTIONS: &[&str] = &[
     "s3:GetBucketTagging",
     "s3:GetBucketPublicAccessBlock",
     "s3:PutBucketPublicAccessBlock",
+    "s3:GetBucketPolicy",
+    "s3:GetBucketPolicyStatus",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:GetAccountPublicAccessBlock",
+    "s3:PutAccountPublicAccessBlock",
     "s3:ListAllMyBuckets",
 ];
+
+/// The error S3 answers an ACL write with on a bucket whose Object Ownership is "bucket owner
+/// enforced" (ACLs disabled; S3 User Guide, "Controlling ownership of objects").
+pub const ACLS_DISABLED: &str = "AccessControlListNotSupported";
 
 #[derive(Clone, Debug)]
 pub struct S3Actions {
     client: aws_sdk_s3::Client,
+    control: aws_sdk_s3control::Client,
+}
+
+/// Behind an endpoint override, S3 Control requests go to the URL as given. Its endpoint rules put
+/// the account id in front of the host, also in front of an override (`123456789012.127.0.0.1`
+/// resolves nowhere); the account id still travels in the `x-amz-account-id` header.
+#[derive(Debug)]
+struct EndpointAsGiven;
+
+impl ResolveEndpoint for EndpointAsGiven {
+    fn resolve_endpoint<'a>(&'a self, params: &'a Params) -> EndpointFuture<'a> {
+        EndpointFuture::ready(match params.endpoint() {
+            Some(url) => Ok(Endpoint::builder().url(url.to_string()).build()),
+            None => Err("EndpointAsGiven needs an endpoint override".into()),
+        })
+    }
 }
 
 impl S3Actions {
-    /// Path-style addressing when an endpoint override points at a local emulator.
+    /// Path-style addressing (S3) and the URL as given (S3 Control) when an endpoint override points
+    /// at a local emulator.
     pub fn from_sdk_config(sdk: &SdkConfig) -> Self {
         let path_style = crate::lambda::endpoint_overridden(sdk, "S3");
         let config = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(path_style)
             .build();
+        let mut control = aws_sdk_s3control::config::Builder::from(sdk);
+        if crate::lambda::endpoint_overridden(sdk, "S3_CONTROL") {
+            control = control.endpoint_resolver(EndpointAsGiven);
+        }
         S3Actions {
             client: aws_sdk_s3::Client::from_conf(config),
+            control: aws_sdk_s3control::Client::from_conf(control.build()),
         }
     }
 
-    pub fn from_client(client: aws_sdk_s3::Client) -> Self {
-        S3Actions { client }
+    pub fn from_clients(client: aws_sdk_s3::Client, control: aws_sdk_s3control::Client) -> Self {
+        S3Actions { client, control }
+    }
+
+    /// Everything that decides whether a bucket is public, read in one round: ACL, policy and S3's
+    /// judgement of it, the bucket's and the account's Block Public Access. And the bucket's tags.
+    pub async fn bucket_state(
+        &self,
+        bucket: &str,
+        account: &str,
+    ) -> Result<(BucketState, Vec<String>), AwsError> {
+        let (acl, policy, block, account_block, tags) = tokio::try_join!(
+            self.bucket_acl(bucket),
+            self.bucket_policy(bucket),
+            self.public_access_block(bucket),
+            self.account_public_access_block(account),
+            self.bucket_tag_keys(bucket),
+        )?;
+        let state = BucketState {
+            acl,
+            policy,
+            block_public_access: block,
+            account_block_public_access: account_block,
+        };
+        Ok((state, tags))
+    }
+
+    /// The bucket policy and S3's judgement of it (`GetBucketPolicyStatus`, asked at the same time);
+    /// `None` when the bucket has no policy.
+    pub async fn bucket_policy(&self, bucket: &str) -> Result<Option<BucketPolicy>, AwsError> {
+        let (text, is_public) = tokio::try_join!(self.policy_text(bucket), self.policy_is_public(bucket))?;
+        Ok(text.map(|text| BucketPolicy { text, is_public }))
+    }
+
+    async fn policy_text(&self, bucket: &str) -> Result<Option<String>, AwsError> {
+        match self.client.get_bucket_policy().bucket(bucket).send().await {
+            Ok(out) => Ok(out.policy().map(String::from)),
+            Err(err) => none_if(AwsError::from_sdk("GetBucketPolicy", err), "NoSuchBucketPolicy"),
+        }
+    }
+
+    /// S3's own judgement (`PolicyStatus.IsPublic`); false when there is no policy.
+    pub async fn policy_is_public(&self, bucket: &str) -> Result<bool, AwsError> {
+        match self.client.get_bucket_policy_status().bucket(bucket).send().await {
+            Ok(out) => Ok(out.policy_status().and_then(|s| s.is_public()) == Some(true)),
+            Err(err) => Ok(none_if(
+                AwsError::from_sdk("GetBucketPolicyStatus", err),
+                "NoSuchBucketPolicy",
+            )?
+            .unwrap_or(false)),
+        }
+    }
+
+    pub async fn put_bucket_policy(&self, bucket: &str, text: &str) -> Result<(), AwsError> {
+        self.client
+            .put_bucket_policy()
+            .bucket(bucket)
+            .policy(text)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutBucketPolicy", e))?;
+        Ok(())
+    }
+
+    pub async fn delete_bucket_policy(&self, bucket: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_bucket_policy()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeleteBucketPolicy", e))?;
+        Ok(())
+    }
+
+    /// The account's own Block Public Access settings (S3 Control); `None` when it has none.
+    pub async fn account_public_access_block(
+        &self,
+        account: &str,
+    ) -> Result<Option<BlockPublicAccess>, AwsError> {
+        if account.is_empty() {
+            // An event without an account (none seen from AWS): judge by the bucket alone.
+            return Ok(None);
+        }
+        match self.control.get_public_access_block().account_id(account).send().await {
+            Ok(out) => Ok(out.public_access_block_configuration().map(|c| BlockPublicAccess {
+                block_public_acls: c.block_public_acls() == Some(true),
+                ignore_public_acls: c.ignore_public_acls() == Some(true),
+                block_public_policy: c.block_public_policy() == Some(true),
+                restrict_public_buckets: c.restrict_public_buckets() == Some(true),
+            })),
+            Err(err) => none_if(
+                AwsError::from_sdk("GetPublicAccessBlock (account)", err),
+                "NoSuchPublicAccessBlockConfiguration",
+            ),
+        }
+    }
+
+    /// Turns all four account-level Block Public Access settings on.
+    pub async fn block_account_public_access(&self, account: &str) -> Result<(), AwsError> {
+        let all_on = aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        self.control
+            .put_public_access_block()
+            .account_id(account)
+            .public_access_block_configuration(all_on)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutPublicAccessBlock (account)", e))?;
+        Ok(())
     }
 
     pub async fn bucket_acl(&self, bucket: &str) -> Result<Acl, AwsError> {
@@ -90,14 +236,8 @@ impl S3Actions {
     pub async fn bucket_tag_keys(&self, bucket: &str) -> Result<Vec<String>, AwsError> {
         match self.client.get_bucket_tagging().bucket(bucket).send().await {
             Ok(out) => Ok(out.tag_set().iter().map(|t| t.key().to_string()).collect()),
-            Err(err) => {
-                let err = AwsError::from_sdk("GetBucketTagging", err);
-                if err.has_code("NoSuchTagSet") {
-                    Ok(Vec::new())
-                } else {
-                    Err(err)
-                }
-            }
+            Err(err) => Ok(none_if(AwsError::from_sdk("GetBucketTagging", err), "NoSuchTagSet")?
+                .unwrap_or_default()),
         }
     }
 
@@ -116,14 +256,10 @@ impl S3Actions {
             Ok(out) => Ok(out
                 .public_access_block_configuration()
                 .map(block_public_access_from_sdk)),
-            Err(err) => {
-                let err = AwsError::from_sdk("GetPublicAccessBlock", err);
-                if err.has_code("NoSuchPublicAccessBlockConfiguration") {
-                    Ok(None)
-                } else {
-                    Err(err)
-                }
-            }
+            Err(err) => none_if(
+                AwsError::from_sdk("GetPublicAccessBlock", err),
+                "NoSuchPublicAccessBlockConfiguration",
+            ),
         }
     }
 
@@ -235,6 +371,15 @@ fn block_public_access_from_sdk(c: &sdk::PublicAccessBlockConfiguration) -> Bloc
         ignore_public_acls: c.ignore_public_acls() == Some(true),
         block_public_policy: c.block_public_policy() == Some(true),
         restrict_public_buckets: c.restrict_public_buckets() == Some(true),
+    }
+}
+
+/// `Ok(None)` when S3 answered `code` (the thing is not there), the error otherwise.
+fn none_if<T>(err: AwsError, code: &str) -> Result<Option<T>, AwsError> {
+    if err.has_code(code) {
+        Ok(None)
+    } else {
+        Err(err)
     }
 }
 

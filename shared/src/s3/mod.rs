@@ -1,8 +1,10 @@
-//! `s3-public-access`: public S3 ACLs.
+//! `s3-public-access`: S3 exposure by its effect: public ACL grants, public bucket policies, Block
+//! Public Access turned off.
 //!
-//! - [`targets`]: which buckets and objects an event points at (pure)
-//! - [`policy`]: the rule: grants to remove, Block Public Access, exemption (pure)
-//! - [`aws`]: the S3 calls and their IAM actions
+//! - [`targets`]: which buckets, objects and accounts an event points at (pure)
+//! - [`policy`]: the rule: what is public, what the fix changes and keeps, exemption (pure)
+//! - [`statements`]: a bucket policy's public statements, and the policy without them (pure)
+//! - [`aws`]: the S3 and S3 Control calls and their IAM actions
 //! - [`item`]: a bucket as an AWS Config item describes it (for the Config rule)
 //!
 //! This file ties them into the invocation loop: re-read, decide, fix, and say what happened.
@@ -10,19 +12,24 @@
 pub mod aws;
 pub mod item;
 pub mod policy;
+pub mod statements;
 pub mod targets;
 
-pub use aws::{S3Actions, IAM_ACTIONS};
+pub use aws::{S3Actions, ACLS_DISABLED, IAM_ACTIONS};
 pub use policy::*;
 pub use targets::{request_grants_public_access, targets_of, S3Target};
 
 use aws_config::SdkConfig;
 
-use crate::config::Settings;
+use crate::config::{BlockPublicAccessMode, Settings};
 use crate::error::AwsError;
 use crate::invocation::{Remediation, Targets};
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::Trigger;
+
+/// What a change that S3 refused because the bucket's ACLs are disabled amounts to.
+const ACLS_DISABLED_CHANGE: &str =
+    "ACLs are disabled on the bucket (Object Ownership: bucket owner enforced), so its public grants no longer apply";
 
 pub struct S3PublicAccess {
     pub actions: S3Actions,
@@ -45,58 +52,124 @@ impl S3PublicAccess {
         let region = sdk.region().map(|r| r.to_string());
         S3PublicAccess::new(S3Actions::from_sdk_config(sdk), settings, region)
     }
-}
 
-impl Remediation for S3PublicAccess {
-    type Target = S3Target;
-
-    async fn targets(&self, trigger: &Trigger) -> Result<Targets<S3Target>, AwsError> {
-        if trigger.is_sweep() {
-            let region = self
-                .region
-                .as_deref()
-                .or(Some(trigger.region.as_str()).filter(|r| !r.is_empty()));
-            let buckets = self.actions.list_buckets(region).await?;
-            return Ok(Targets::Found(
-                buckets.into_iter().map(S3Target::Bucket).collect(),
-            ));
-        }
-        Ok(targets_of(trigger).into())
+    fn always(&self) -> bool {
+        self.settings.block_public_access == BlockPublicAccessMode::Always
     }
 
-    /// One flow for a bucket and for an object; only the ACL calls and the wording differ.
-    async fn remediate(&self, target: &S3Target, _trigger: &Trigger) -> Result<Outcome, AwsError> {
-        let (resource_type, id) = self.resource_of(target);
-        let (bucket, what) = match target {
-            S3Target::Bucket(bucket) => (bucket.as_str(), "bucket"),
-            S3Target::Object { bucket, .. } => (bucket.as_str(), "object"),
-        };
-        let acl = match target {
-            S3Target::Bucket(bucket) => self.actions.bucket_acl(bucket).await?,
-            S3Target::Object { bucket, key } => self.actions.object_acl(bucket, key).await?,
-        };
-        let plan = plan_acl(&acl.grants);
+    /// Every bucket of the region (a sweep, or a change to the account's settings).
+    async fn buckets(&self, trigger: &Trigger) -> Result<Vec<S3Target>, AwsError> {
+        let region = self
+            .region
+            .as_deref()
+            .or(Some(trigger.region.as_str()).filter(|r| !r.is_empty()));
+        let buckets = self.actions.list_buckets(region).await?;
+        Ok(buckets.into_iter().map(S3Target::Bucket).collect())
+    }
+
+    async fn remediate_bucket(&self, bucket: &str, account: &str) -> Result<Outcome, AwsError> {
         let outcome = |kind, reason: String| {
-            Outcome::new(kind, resource_type, &id, reason).with_severity(Severity::High)
+            Outcome::new(kind, ResourceType::S3Bucket, bucket, reason).with_severity(Severity::High)
         };
+        let (state, tag_keys) = self.actions.bucket_state(bucket, account).await?;
+        let plan = plan_bucket(&state, &self.settings);
         if plan.is_compliant() {
-            return Ok(outcome(
-                OutcomeKind::Compliant,
-                format!("no public grants in the {what} ACL"),
-            ));
+            return Ok(outcome(OutcomeKind::Compliant, compliant_reason(&state)));
         }
-        let reason = plan.reason(what);
-        let tag_keys = self.actions.bucket_tag_keys(bucket).await?;
+        let reason = plan.reason();
+        if let Some(skip) = exemption(bucket, &tag_keys, &self.settings) {
+            return Ok(outcome(OutcomeKind::Skipped, format!("{reason}; {skip}")));
+        }
+        let unfixable = plan.unfixable(&self.settings);
+        if self.settings.dry_run {
+            let reason = match &unfixable {
+                Some(why) => format!("{reason}; even so it would stay public: {why}"),
+                None => reason,
+            };
+            return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(plan.changes()));
+        }
+
+        let mut done = Vec::new();
+        // Stops at the first refusal: a failure that lists what was done before it.
+        let failed = |err: AwsError, done: Vec<String>| {
+            if err.is_transient() {
+                Err(err)
+            } else {
+                Ok(outcome(OutcomeKind::Failed, format!("{reason}; {err}")).with_changes(done))
+            }
+        };
+        if !plan.acl.is_compliant() {
+            let fixed = Acl {
+                owner: state.acl.owner.clone(),
+                grants: plan.acl.kept.clone(),
+            };
+            match self.actions.put_bucket_acl(bucket, &fixed).await {
+                Ok(()) => done.extend(plan.acl.changes()),
+                Err(err) if err.has_code(ACLS_DISABLED) => done.push(ACLS_DISABLED_CHANGE.to_string()),
+                Err(err) => return failed(err, done),
+            }
+        }
+        let policy_changes: Vec<String> = plan
+            .changes()
+            .into_iter()
+            .filter(|c| c.starts_with("removed policy") || c.starts_with("deleted the bucket policy"))
+            .collect();
+        match &plan.policy_rewrite {
+            Some(PolicyRewrite::Put(text)) => match self.actions.put_bucket_policy(bucket, text).await {
+                Ok(()) => done.extend(policy_changes),
+                Err(err) => return failed(err, done),
+            },
+            Some(PolicyRewrite::Delete) => match self.actions.delete_bucket_policy(bucket).await {
+                Ok(()) => done.extend(policy_changes),
+                Err(err) => return failed(err, done),
+            },
+            None => {}
+        }
+        if plan.enable_block_public_access {
+            match self.actions.block_public_access(bucket).await {
+                Ok(()) => done.push(BLOCK_PUBLIC_ACCESS_CHANGE.to_string()),
+                Err(err) => return failed(err, done),
+            }
+        }
+        if let Some(why) = unfixable {
+            return Ok(outcome(OutcomeKind::Failed, format!("{reason}; it is still public: {why}")).with_changes(done));
+        }
+        // Without Block Public Access only S3 can say whether the rewritten policy is private.
+        if plan.public_policy.is_some()
+            && !plan.enable_block_public_access
+            && self.actions.policy_is_public(bucket).await?
+        {
+            return Ok(outcome(
+                OutcomeKind::Failed,
+                format!("{reason}; S3 still judges the rewritten policy public, and BLOCK_PUBLIC_ACCESS=false forbids Block Public Access"),
+            )
+            .with_changes(done));
+        }
+        Ok(outcome(OutcomeKind::Remediated, reason).with_changes(done))
+    }
+
+    async fn remediate_object(&self, bucket: &str, key: &str) -> Result<Outcome, AwsError> {
+        let id = format!("{bucket}/{key}");
+        let outcome = |kind, reason: String| {
+            Outcome::new(kind, ResourceType::S3Object, &id, reason).with_severity(Severity::High)
+        };
+        let (acl, block, tag_keys) = tokio::try_join!(
+            self.actions.object_acl(bucket, key),
+            self.actions.public_access_block(bucket),
+            self.actions.bucket_tag_keys(bucket),
+        )?;
+        let plan = plan_acl(&acl.grants);
+        if plan.is_compliant() {
+            return Ok(outcome(OutcomeKind::Compliant, "no public grants in the object ACL".into()));
+        }
+        let reason = plan.reason("object");
         if let Some(skip) = exemption(bucket, &tag_keys, &self.settings) {
             return Ok(outcome(OutcomeKind::Skipped, format!("{reason}; {skip}")));
         }
         // Block Public Access is a bucket setting: for an object it also stops the next public one.
-        let block_public_access = self.settings.block_public_access
-            && block_public_access_needed(self.actions.public_access_block(bucket).await?.as_ref());
-        let block_change = match target {
-            S3Target::Bucket(_) => BLOCK_PUBLIC_ACCESS_CHANGE.to_string(),
-            S3Target::Object { .. } => format!("{BLOCK_PUBLIC_ACCESS_CHANGE} on bucket {bucket}"),
-        };
+        let block_public_access =
+            self.settings.block_public_access.allows_changes() && block_public_access_needed(block.as_ref());
+        let block_change = format!("{BLOCK_PUBLIC_ACCESS_CHANGE} on bucket {bucket}");
         let mut planned = plan.changes();
         if block_public_access {
             planned.push(block_change.clone());
@@ -104,18 +177,15 @@ impl Remediation for S3PublicAccess {
         if self.settings.dry_run {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(planned));
         }
-
         let fixed = Acl {
             owner: acl.owner,
             grants: plan.kept.clone(),
         };
-        match target {
-            S3Target::Bucket(bucket) => self.actions.put_bucket_acl(bucket, &fixed).await?,
-            S3Target::Object { bucket, key } => {
-                self.actions.put_object_acl(bucket, key, &fixed).await?
-            }
-        }
-        let mut done = plan.changes();
+        let mut done = match self.actions.put_object_acl(bucket, key, &fixed).await {
+            Ok(()) => plan.changes(),
+            Err(err) if err.has_code(ACLS_DISABLED) => vec![ACLS_DISABLED_CHANGE.to_string()],
+            Err(err) => return Err(err),
+        };
         if block_public_access {
             match self.actions.block_public_access(bucket).await {
                 Ok(()) => done.push(block_change),
@@ -133,10 +203,118 @@ impl Remediation for S3PublicAccess {
         Ok(outcome(OutcomeKind::Remediated, reason).with_changes(done))
     }
 
+    /// An upload started with a public ACL: once it completes the object is public, unless the
+    /// bucket (or the account) ignores public ACLs. Nothing exists yet to rewrite.
+    async fn remediate_upload(&self, bucket: &str, key: &str, account: &str) -> Result<Outcome, AwsError> {
+        let id = format!("{bucket}/{key}");
+        let outcome = |kind, reason: String| {
+            Outcome::new(kind, ResourceType::S3Object, &id, reason).with_severity(Severity::High)
+        };
+        let (block, account_block, tag_keys) = tokio::try_join!(
+            self.actions.public_access_block(bucket),
+            self.actions.account_public_access_block(account),
+            self.actions.bucket_tag_keys(bucket),
+        )?;
+        if BlockPublicAccess::combined(block.as_ref(), account_block.as_ref()).ignore_public_acls {
+            return Ok(outcome(
+                OutcomeKind::Compliant,
+                "the upload's public ACL will not apply: IgnorePublicAcls is on".into(),
+            ));
+        }
+        let reason = format!("a multipart upload to bucket {bucket} was started with a public ACL, so the object will be public when the upload completes");
+        if let Some(skip) = exemption(bucket, &tag_keys, &self.settings) {
+            return Ok(outcome(OutcomeKind::Skipped, format!("{reason}; {skip}")));
+        }
+        if !self.settings.block_public_access.allows_changes() {
+            return Ok(outcome(
+                OutcomeKind::Failed,
+                format!("{reason}; only the bucket's IgnorePublicAcls can keep it private and BLOCK_PUBLIC_ACCESS=false forbids it"),
+            ));
+        }
+        let change = format!("{BLOCK_PUBLIC_ACCESS_CHANGE} on bucket {bucket} (IgnorePublicAcls keeps the uploaded object private)");
+        if self.settings.dry_run {
+            return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(vec![change]));
+        }
+        match self.actions.block_public_access(bucket).await {
+            Ok(()) => Ok(outcome(OutcomeKind::Remediated, reason).with_changes(vec![change])),
+            Err(err) if !err.is_transient() => Ok(outcome(OutcomeKind::Failed, format!("{reason}; {err}"))),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn remediate_account(&self, account: &str) -> Result<Outcome, AwsError> {
+        let outcome = |kind, reason: String| {
+            Outcome::new(kind, ResourceType::S3Account, account, reason).with_severity(Severity::High)
+        };
+        let current = self.actions.account_public_access_block(account).await?;
+        let Some(reason) = plan_account(current.as_ref(), &self.settings) else {
+            return Ok(outcome(
+                OutcomeKind::Compliant,
+                "account-level Block Public Access is on (all four settings)".into(),
+            ));
+        };
+        let change = vec![ACCOUNT_BLOCK_PUBLIC_ACCESS_CHANGE.to_string()];
+        if self.settings.dry_run {
+            return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(change));
+        }
+        match self.actions.block_account_public_access(account).await {
+            Ok(()) => Ok(outcome(OutcomeKind::Remediated, reason).with_changes(change)),
+            Err(err) if !err.is_transient() => Ok(outcome(OutcomeKind::Failed, format!("{reason}; {err}"))),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+/// Why a bucket needs nothing, for the log line.
+fn compliant_reason(state: &BucketState) -> String {
+    match &state.policy {
+        Some(policy) if policy.is_public => "no public grants in the bucket ACL; the public bucket policy is cut off by RestrictPublicBuckets".to_string(),
+        _ => "no public grants in the bucket ACL and no public bucket policy".to_string(),
+    }
+}
+
+impl Remediation for S3PublicAccess {
+    type Target = S3Target;
+
+    async fn targets(&self, trigger: &Trigger) -> Result<Targets<S3Target>, AwsError> {
+        if trigger.is_sweep() {
+            let mut targets = Vec::new();
+            if self.always() && !trigger.account.is_empty() {
+                targets.push(S3Target::Account(trigger.account.clone()));
+            }
+            targets.extend(self.buckets(trigger).await?);
+            return Ok(Targets::Found(targets));
+        }
+        let targets = match targets_of(trigger) {
+            Ok(targets) => targets,
+            Err(unrelated) => return Ok(Targets::Unrelated(unrelated)),
+        };
+        // The account's settings are a resource of their own only under `always`; otherwise turning
+        // them off may have exposed any bucket they shielded, so every bucket is checked.
+        if !self.always() && targets.iter().any(|t| matches!(t, S3Target::Account(_))) {
+            return Ok(Targets::Found(self.buckets(trigger).await?));
+        }
+        Ok(Targets::Found(targets))
+    }
+
+    async fn remediate(&self, target: &S3Target, trigger: &Trigger) -> Result<Outcome, AwsError> {
+        match target {
+            S3Target::Bucket(bucket) => self.remediate_bucket(bucket, &trigger.account).await,
+            S3Target::Object { bucket, key } => self.remediate_object(bucket, key).await,
+            S3Target::Upload { bucket, key } => {
+                self.remediate_upload(bucket, key, &trigger.account).await
+            }
+            S3Target::Account(account) => self.remediate_account(account).await,
+        }
+    }
+
     fn resource_of(&self, target: &S3Target) -> (ResourceType, String) {
         match target {
             S3Target::Bucket(bucket) => (ResourceType::S3Bucket, bucket.clone()),
-            S3Target::Object { bucket, key } => (ResourceType::S3Object, format!("{bucket}/{key}")),
+            S3Target::Object { bucket, key } | S3Target::Upload { bucket, key } => {
+                (ResourceType::S3Object, format!("{bucket}/{key}"))
+            }
+            S3Target::Account(account) => (ResourceType::S3Account, account.clone()),
         }
     }
 }

@@ -1,13 +1,22 @@
-//! The S3 rule, pure: what makes a bucket or object public, and what the fix keeps.
+//! The S3 rule, pure: what makes a bucket, an object or the account public, and what the fix keeps.
 //!
-//! Wrong: a grant to AllUsers or AuthenticatedUsers (any permission) on a bucket ACL, or on the
-//! object an event names. Fix: the same ACL without those grants, the owner and every other grant kept
-//! exactly; then all four Block Public Access settings on the bucket (unless `BLOCK_PUBLIC_ACCESS=false`
-//! or they are on already). A bucket carrying the exemption tag is left alone.
+//! A bucket is exposed by its effect, whatever caused it:
+//! - a grant to AllUsers or AuthenticatedUsers (any permission) in its ACL (or in the ACL of the object
+//!   an event names). Fix: the same ACL without those grants, the owner and every other grant kept
+//!   exactly;
+//! - a bucket policy S3 judges public (`GetBucketPolicyStatus`), unless `RestrictPublicBuckets` (on the
+//!   bucket or the account) already cuts its public statements off. Fix: Block Public Access on the
+//!   bucket; with `PUBLIC_POLICY=remove` also the policy without its public statements.
+//!
+//! Then all four Block Public Access settings on the bucket (unless `BLOCK_PUBLIC_ACCESS=false` or they
+//! are on already). With `BLOCK_PUBLIC_ACCESS=always`, a bucket or account without all four is wrong by
+//! itself. A bucket carrying the exemption tag is left alone; a bucket still public after the fix the
+//! settings allow is `failed`, never `remediated`.
 
 use serde::Serialize;
 
-use crate::config::Settings;
+use super::statements::{PolicyDocument, PublicStatement};
+use crate::config::{BlockPublicAccessMode, PublicPolicyFix, Settings};
 
 pub const ALL_USERS_URI: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 pub const AUTHENTICATED_USERS_URI: &str =
@@ -98,6 +107,33 @@ impl BlockPublicAccess {
         block_public_policy: true,
         restrict_public_buckets: true,
     };
+
+    /// What S3 applies: the most restrictive combination of the bucket's and the account's settings
+    /// (S3 API reference, PutPublicAccessBlock).
+    pub fn combined(bucket: Option<&Self>, account: Option<&Self>) -> Self {
+        let (b, a) = (bucket.copied().unwrap_or_default(), account.copied().unwrap_or_default());
+        BlockPublicAccess {
+            block_public_acls: b.block_public_acls || a.block_public_acls,
+            ignore_public_acls: b.ignore_public_acls || a.ignore_public_acls,
+            block_public_policy: b.block_public_policy || a.block_public_policy,
+            restrict_public_buckets: b.restrict_public_buckets || a.restrict_public_buckets,
+        }
+    }
+
+    /// The names of the settings that are off, as S3 spells them.
+    pub fn off(current: Option<&Self>) -> Vec<&'static str> {
+        let c = current.copied().unwrap_or_default();
+        [
+            ("BlockPublicAcls", c.block_public_acls),
+            ("IgnorePublicAcls", c.ignore_public_acls),
+            ("BlockPublicPolicy", c.block_public_policy),
+            ("RestrictPublicBuckets", c.restrict_public_buckets),
+        ]
+        .into_iter()
+        .filter(|(_, on)| !on)
+        .map(|(name, _)| name)
+        .collect()
+    }
 }
 
 /// The public group a grantee URI names: `AllUsers` or `AuthenticatedUsers`.
@@ -125,7 +161,7 @@ pub fn public_group(grant: &Grant) -> Option<&'static str> {
 }
 
 /// Which grants stay and which go.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AclPlan {
     pub kept: Vec<Grant>,
     pub removed: Vec<Grant>,
@@ -181,6 +217,176 @@ impl AclPlan {
 pub fn block_public_access_needed(current: Option<&BlockPublicAccess>) -> bool {
     current.is_none_or(|c| *c != BlockPublicAccess::ALL_ON)
 }
+
+/// A bucket's policy: its text, and S3's own judgement of it (`GetBucketPolicyStatus` -> `IsPublic`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketPolicy {
+    pub text: String,
+    pub is_public: bool,
+}
+
+/// Everything that decides whether a bucket is public, read at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BucketState {
+    pub acl: Acl,
+    pub policy: Option<BucketPolicy>,
+    pub block_public_access: Option<BlockPublicAccess>,
+    pub account_block_public_access: Option<BlockPublicAccess>,
+}
+
+/// A public bucket policy that nothing cuts off, and the statements that make it so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicPolicy {
+    /// Empty when S3 judges the policy public but no statement is public by this module's rule
+    /// (S3 knows condition keys this function does not): then only Block Public Access can close it.
+    pub statements: Vec<PublicStatement>,
+}
+
+/// The policy to write instead: the same policy without its public statements, or none at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyRewrite {
+    Put(String),
+    Delete,
+}
+
+/// What is wrong with a bucket and what the settings allow to be done about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketPlan {
+    pub acl: AclPlan,
+    pub public_policy: Option<PublicPolicy>,
+    pub policy_rewrite: Option<PolicyRewrite>,
+    /// `BLOCK_PUBLIC_ACCESS=always` and the bucket lacks some of the four settings: their names.
+    pub posture: Vec<&'static str>,
+    pub enable_block_public_access: bool,
+}
+
+pub fn plan_bucket(state: &BucketState, settings: &Settings) -> BucketPlan {
+    let acl = plan_acl(&state.acl.grants);
+    let combined = BlockPublicAccess::combined(
+        state.block_public_access.as_ref(),
+        state.account_block_public_access.as_ref(),
+    );
+    let public_policy = state
+        .policy
+        .as_ref()
+        .filter(|p| p.is_public && !combined.restrict_public_buckets)
+        .map(|p| {
+            let document = PolicyDocument::parse(&p.text).ok();
+            let statements = document
+                .as_ref()
+                .map(PolicyDocument::public_statements)
+                .unwrap_or_default();
+            (document, statements)
+        });
+    let policy_rewrite = match (&public_policy, settings.public_policy) {
+        (Some((Some(document), statements)), PublicPolicyFix::Remove) if !statements.is_empty() => {
+            let removed: Vec<usize> = statements.iter().map(|s| s.index).collect();
+            Some(match document.without(&removed) {
+                Some(text) => PolicyRewrite::Put(text),
+                None => PolicyRewrite::Delete,
+            })
+        }
+        _ => None,
+    };
+    let public_policy = public_policy.map(|(_, statements)| PublicPolicy { statements });
+    let posture = match settings.block_public_access {
+        BlockPublicAccessMode::Always => BlockPublicAccess::off(state.block_public_access.as_ref()),
+        _ => Vec::new(),
+    };
+    let exposed = !acl.is_compliant() || public_policy.is_some() || !posture.is_empty();
+    let enable_block_public_access = exposed
+        && settings.block_public_access.allows_changes()
+        && block_public_access_needed(state.block_public_access.as_ref());
+    BucketPlan {
+        acl,
+        public_policy,
+        policy_rewrite,
+        posture,
+        enable_block_public_access,
+    }
+}
+
+impl BucketPlan {
+    pub fn is_compliant(&self) -> bool {
+        self.acl.is_compliant() && self.public_policy.is_none() && self.posture.is_empty()
+    }
+
+    /// Why the bucket is wrong, for a person: each cause, in the order ACL, policy, posture.
+    pub fn reason(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.acl.is_compliant() {
+            parts.push(self.acl.reason("bucket"));
+        }
+        if let Some(policy) = &self.public_policy {
+            parts.push(if policy.statements.is_empty() {
+                "S3 judges the bucket policy public (no single statement is public by the rules this function knows)".to_string()
+            } else {
+                let named: Vec<String> = policy.statements.iter().map(PublicStatement::describe).collect();
+                format!("the bucket policy is public through {}", named.join(" and "))
+            });
+        }
+        if !self.posture.is_empty() {
+            parts.push(format!(
+                "Block Public Access is off on the bucket ({}) and BLOCK_PUBLIC_ACCESS=always requires all four settings",
+                self.posture.join(", ")
+            ));
+        }
+        parts.join("; ")
+    }
+
+    /// The changes, in the order they are made: ACL, policy, Block Public Access.
+    pub fn changes(&self) -> Vec<String> {
+        let mut changes = self.acl.changes();
+        match (&self.policy_rewrite, &self.public_policy) {
+            (Some(PolicyRewrite::Put(_)), Some(policy)) => changes.extend(
+                policy
+                    .statements
+                    .iter()
+                    .map(|s| format!("removed policy {}", s.describe())),
+            ),
+            (Some(PolicyRewrite::Delete), _) => {
+                changes.push("deleted the bucket policy (every statement in it was public)".to_string())
+            }
+            _ => {}
+        }
+        if self.enable_block_public_access {
+            changes.push(BLOCK_PUBLIC_ACCESS_CHANGE.to_string());
+        }
+        changes
+    }
+
+    /// Why the settings leave the bucket public, when they do: nothing planned ends the exposure.
+    pub fn unfixable(&self, settings: &Settings) -> Option<String> {
+        let policy = self.public_policy.as_ref()?;
+        if self.enable_block_public_access || self.policy_rewrite.is_some() {
+            return None;
+        }
+        Some(match (settings.block_public_access, settings.public_policy) {
+            (BlockPublicAccessMode::Never, PublicPolicyFix::Block) => {
+                "BLOCK_PUBLIC_ACCESS=false and PUBLIC_POLICY=block leave no fix for a public bucket policy".to_string()
+            }
+            (BlockPublicAccessMode::Never, PublicPolicyFix::Remove) if policy.statements.is_empty() => {
+                "PUBLIC_POLICY=remove found no statement to remove, and BLOCK_PUBLIC_ACCESS=false forbids Block Public Access".to_string()
+            }
+            _ => "Block Public Access is already on for the bucket, yet its policy is not cut off".to_string(),
+        })
+    }
+}
+
+/// The account-level Block Public Access settings (`s3-account`): wrong only under
+/// `BLOCK_PUBLIC_ACCESS=always`, when some of the four are off. `None`: nothing to do.
+pub fn plan_account(current: Option<&BlockPublicAccess>, settings: &Settings) -> Option<String> {
+    let off = BlockPublicAccess::off(current);
+    (settings.block_public_access == BlockPublicAccessMode::Always && !off.is_empty()).then(|| {
+        format!(
+            "account-level Block Public Access is off ({}) and BLOCK_PUBLIC_ACCESS=always requires all four settings",
+            off.join(", ")
+        )
+    })
+}
+
+pub const ACCOUNT_BLOCK_PUBLIC_ACCESS_CHANGE: &str =
+    "enabled account-level Block Public Access (all four settings)";
 
 /// `Some(why)` when the bucket carries the exemption tag.
 pub fn exemption(bucket: &str, tag_keys: &[String], settings: &Settings) -> Option<String> {

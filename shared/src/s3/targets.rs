@@ -1,5 +1,6 @@
-//! Which buckets and objects an event points at (pure). A scheduled sweep lists the buckets instead
-//! (`S3PublicAccess::targets`).
+//! Which buckets, objects and accounts an event points at (pure). A scheduled sweep lists the buckets
+//! instead (`S3PublicAccess::targets`), and so does a change to the account's settings unless
+//! `BLOCK_PUBLIC_ACCESS=always` makes the account a resource of its own.
 
 use serde_json::Value;
 
@@ -18,24 +19,40 @@ const GRANT_HEADERS: &[&str] = &[
     "x-amz-grant-full-control",
 ];
 
-/// A bucket, or one object in it.
+/// A bucket, one object in it, an upload in progress, or the account's own settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum S3Target {
     Bucket(String),
     Object { bucket: String, key: String },
+    /// A multipart upload started with a public ACL (`CreateMultipartUpload`): the object does not
+    /// exist until the upload completes, so only the bucket's `IgnorePublicAcls` can keep it private.
+    Upload { bucket: String, key: String },
+    /// The account-level Block Public Access settings of this account id.
+    Account(String),
 }
 
 /// The buckets and objects an event points at, or why the event is not for this function.
 pub fn targets_of(trigger: &Trigger) -> Result<Vec<S3Target>, Unrelated> {
     match &trigger.event {
-        TriggerEvent::ApiCall(call) => api_call_targets(call),
+        TriggerEvent::ApiCall(call) => api_call_targets(call, &trigger.account),
         TriggerEvent::Compliance(change) if change.resource_type == "AWS::S3::Bucket" => {
             Ok(vec![S3Target::Bucket(change.resource_id.clone())])
+        }
+        // Config names this resource by the account id.
+        TriggerEvent::Compliance(change)
+            if change.resource_type == "AWS::S3::AccountPublicAccessBlock" =>
+        {
+            account_target(Some(&change.resource_id).filter(|id| !id.is_empty()).unwrap_or(&trigger.account))
         }
         TriggerEvent::Compliance(change) => Err(Unrelated::new(format!(
             "Config rule {} is about {}, not an S3 bucket",
             change.rule_name, change.resource_type
         ))),
+        TriggerEvent::Finding(finding)
+            if finding.finding_type == "Policy:S3/AccountBlockPublicAccessDisabled" =>
+        {
+            account_target(&trigger.account)
+        }
         TriggerEvent::Finding(finding) => {
             if !finding.finding_type.starts_with("Policy:S3/Bucket") {
                 return Err(Unrelated::new(format!(
@@ -66,7 +83,14 @@ pub fn targets_of(trigger: &Trigger) -> Result<Vec<S3Target>, Unrelated> {
     }
 }
 
-fn api_call_targets(call: &ApiCall) -> Result<Vec<S3Target>, Unrelated> {
+fn account_target(account: &str) -> Result<Vec<S3Target>, Unrelated> {
+    if account.is_empty() {
+        return Err(Unrelated::new("the event names no account"));
+    }
+    Ok(vec![S3Target::Account(account.to_string())])
+}
+
+fn api_call_targets(call: &ApiCall, account: &str) -> Result<Vec<S3Target>, Unrelated> {
     if call.event_source != "s3.amazonaws.com" {
         return Err(Unrelated::new(format!(
             "{} from {} is not an S3 call",
@@ -74,12 +98,24 @@ fn api_call_targets(call: &ApiCall) -> Result<Vec<S3Target>, Unrelated> {
         )));
     }
     let request = &call.request;
+    // Account-level Block Public Access (CloudTrail names these apart from the API's PutPublicAccessBlock).
+    match call.event_name.as_str() {
+        "PutAccountPublicAccessBlock" if block_public_access_fully_on(request) => {
+            return Err(Unrelated::new(
+                "PutAccountPublicAccessBlock turned every protection on",
+            ))
+        }
+        "PutAccountPublicAccessBlock" | "DeleteAccountPublicAccessBlock" => {
+            return account_target(account)
+        }
+        _ => {}
+    }
     let bucket = str_field(request, "bucketName")
         .map(String::from)
         .or_else(|| bucket_from_resources(call))
         .ok_or_else(|| Unrelated::new(format!("{} names no bucket", call.event_name)))?;
     match call.event_name.as_str() {
-        "PutBucketAcl" | "CreateBucket" | "DeleteBucketPublicAccessBlock" => {
+        "PutBucketAcl" | "CreateBucket" | "DeleteBucketPublicAccessBlock" | "PutBucketPolicy" => {
             Ok(vec![S3Target::Bucket(bucket)])
         }
         "PutBucketPublicAccessBlock" if block_public_access_fully_on(request) => Err(
@@ -90,7 +126,13 @@ fn api_call_targets(call: &ApiCall) -> Result<Vec<S3Target>, Unrelated> {
         "PutObject" | "CopyObject" if request_grants_public_access(request) => {
             Ok(vec![object_target(call, bucket)?])
         }
-        "PutObject" | "CopyObject" => Err(Unrelated::new(format!(
+        "CreateMultipartUpload" if request_grants_public_access(request) => {
+            match object_target(call, bucket)? {
+                S3Target::Object { bucket, key } => Ok(vec![S3Target::Upload { bucket, key }]),
+                other => Ok(vec![other]),
+            }
+        }
+        "PutObject" | "CopyObject" | "CreateMultipartUpload" => Err(Unrelated::new(format!(
             "{} set no public ACL",
             call.event_name
         ))),
