@@ -287,8 +287,8 @@ impl Settings {
                 .map_err(|e| invalid("BLOCK_PUBLIC_ACCESS", &value, &e))?;
         }
         if let Some(value) = get("PUBLIC_POLICY") {
-            settings.public_policy = PublicPolicyFix::parse(&value)
-                .map_err(|e| invalid("PUBLIC_POLICY", &value, &e))?;
+            settings.public_policy =
+                PublicPolicyFix::parse(&value).map_err(|e| invalid("PUBLIC_POLICY", &value, &e))?;
         }
         Ok(settings)
     }

@@ -30,7 +30,7 @@ use crate::instance::InstanceActions;
 use crate::invocation::{Deadline, Status};
 use crate::lambda::{Error, Function};
 use crate::notify::Notifier;
-use crate::s3::{Grant, S3Actions};
+use crate::s3::{BucketState, S3Actions};
 use crate::security_group::SecurityGroupActions;
 use crate::shape::str_field;
 use crate::trigger::{parse_payload, ConfigRuleInvocation, Trigger, TriggerEvent};
@@ -293,7 +293,7 @@ impl ConfigRule {
                 Err(err) => Err(err),
             },
             BUCKET => match self.bucket_state(resource_id).await {
-                Ok((tag_keys, grants)) => Ok(bucket_verdict(&tag_keys, &grants, settings)),
+                Ok((state, tag_keys)) => Ok(bucket_verdict(&tag_keys, &state, settings)),
                 Err(err) if err.is_not_found() => Ok(gone(&err)),
                 Err(err) => Err(err),
             },
@@ -310,10 +310,10 @@ impl ConfigRule {
         }
     }
 
-    async fn bucket_state(&self, bucket: &str) -> Result<(Vec<String>, Vec<Grant>), AwsError> {
-        let acl = self.s3.bucket_acl(bucket).await?;
-        let tag_keys = self.s3.bucket_tag_keys(bucket).await?;
-        Ok((tag_keys, acl.grants))
+    /// As the remediation reads it, by the bucket's own settings (the rule is not told the account's
+    /// Block Public Access, so a bucket only the account shields is judged on its own).
+    async fn bucket_state(&self, bucket: &str) -> Result<(BucketState, Vec<String>), AwsError> {
+        self.s3.bucket_state(bucket, "").await
     }
 
     /// Every resource of the rule's types in the region. Buckets that cannot be read for a
@@ -354,8 +354,8 @@ impl ConfigRule {
             let region = Some(region).filter(|r| !r.is_empty());
             for bucket in self.s3.list_buckets(region).await? {
                 match self.bucket_state(&bucket).await {
-                    Ok((tag_keys, grants)) => {
-                        let verdict = bucket_verdict(&tag_keys, &grants, settings);
+                    Ok((state, tag_keys)) => {
+                        let verdict = bucket_verdict(&tag_keys, &state, settings);
                         evaluations.push(Evaluation::new(BUCKET, &bucket, verdict, notified));
                     }
                     Err(err) if err.is_transient() => return Err(err),

@@ -12,8 +12,8 @@ use crate::instance::item::instance_from_item;
 use crate::instance::{
     plan_instance, problems_text, required_tags_text, InstanceAction, InstanceState,
 };
-use crate::s3::item::grants_from_item;
-use crate::s3::{plan_acl, Grant};
+use crate::s3::item::bucket_state_from_item;
+use crate::s3::{plan_bucket, BucketState};
 use crate::security_group::item::rules_from_item;
 use crate::security_group::{plan_group, IngressRule};
 use crate::shape::{config_item_tags, str_field};
@@ -83,16 +83,17 @@ pub fn security_group_verdict(
     exempt(settings, tag_keys, &finding).unwrap_or((Compliance::NonCompliant, finding))
 }
 
-/// What `s3-public-access` would remove.
-pub fn bucket_verdict(tag_keys: &[String], grants: &[Grant], settings: &Settings) -> Verdict {
-    let plan = plan_acl(grants);
+/// What `s3-public-access` would fix: public grants, a public policy nothing cuts off, and (with
+/// `BLOCK_PUBLIC_ACCESS=always`) Block Public Access not all on.
+pub fn bucket_verdict(tag_keys: &[String], state: &BucketState, settings: &Settings) -> Verdict {
+    let plan = plan_bucket(state, settings);
     if plan.is_compliant() {
         return (
             Compliance::Compliant,
-            "no public grants in the bucket ACL".to_string(),
+            "no public grants in the bucket ACL and no public bucket policy".to_string(),
         );
     }
-    let finding = plan.reason("bucket");
+    let finding = plan.reason();
     exempt(settings, tag_keys, &finding).unwrap_or((Compliance::NonCompliant, finding))
 }
 
@@ -199,7 +200,7 @@ pub fn evaluate_item(item: &Value, scope: &RuleScope, now: OffsetDateTime) -> Op
     let settings = &scope.settings;
     evaluation(match resource_type {
         SECURITY_GROUP => security_group_verdict(&tag_keys, &rules_from_item(item), settings),
-        BUCKET => bucket_verdict(&tag_keys, &grants_from_item(item), settings),
+        BUCKET => bucket_verdict(&tag_keys, &bucket_state_from_item(item), settings),
         _ => instance_verdict(&instance_from_item(item, resource_id), settings, now),
     })
 }

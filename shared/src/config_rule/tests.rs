@@ -305,7 +305,10 @@ const TOKEN: &str = "eyJlbmNyeXB0ZWREYXRhIjpbNTAsLTQ5LC0xMCw4M10sIm1hdGVyaWFsU2V
 /// The rule with mocked Config; S3 and EC2 answer from `ec2_rules` / `s3_rules` (none: any call fails).
 fn rule_with(config_rules: &[&Rule], ec2_rules: &[&Rule], s3_rules: &[&Rule]) -> ConfigRule {
     ConfigRule::from_clients(
-        S3Actions::from_client(mocked_client!(aws_sdk_s3, s3_rules)),
+        S3Actions::from_clients(
+            mocked_client!(aws_sdk_s3, s3_rules),
+            mocked_client!(aws_sdk_s3control, Vec::<&aws_smithy_mocks::Rule>::new()),
+        ),
         SecurityGroupActions::from_client(mocked_client!(aws_sdk_ec2, ec2_rules)),
         InstanceActions::from_client(mocked_client!(aws_sdk_ec2, ec2_rules)),
         ConfigActions::from_client(mocked_client!(aws_sdk_config, config_rules)),

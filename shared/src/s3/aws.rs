@@ -61,13 +61,13 @@ impl S3Actions {
         let config = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(path_style)
             .build();
-        let mut control = aws_sdk_s3control::config::Builder::from(sdk);
+        let mut control_config = aws_sdk_s3control::config::Builder::from(sdk);
         if crate::lambda::endpoint_overridden(sdk, "S3_CONTROL") {
-            control = control.endpoint_resolver(EndpointAsGiven);
+            control_config = control_config.endpoint_resolver(EndpointAsGiven);
         }
         S3Actions {
             client: aws_sdk_s3::Client::from_conf(config),
-            control: aws_sdk_s3control::Client::from_conf(control.build()),
+            control: aws_sdk_s3control::Client::from_conf(control_config.build()),
         }
     }
 
@@ -101,20 +101,30 @@ impl S3Actions {
     /// The bucket policy and S3's judgement of it (`GetBucketPolicyStatus`, asked at the same time);
     /// `None` when the bucket has no policy.
     pub async fn bucket_policy(&self, bucket: &str) -> Result<Option<BucketPolicy>, AwsError> {
-        let (text, is_public) = tokio::try_join!(self.policy_text(bucket), self.policy_is_public(bucket))?;
+        let (text, is_public) =
+            tokio::try_join!(self.policy_text(bucket), self.policy_is_public(bucket))?;
         Ok(text.map(|text| BucketPolicy { text, is_public }))
     }
 
     async fn policy_text(&self, bucket: &str) -> Result<Option<String>, AwsError> {
         match self.client.get_bucket_policy().bucket(bucket).send().await {
             Ok(out) => Ok(out.policy().map(String::from)),
-            Err(err) => none_if(AwsError::from_sdk("GetBucketPolicy", err), "NoSuchBucketPolicy"),
+            Err(err) => none_if(
+                AwsError::from_sdk("GetBucketPolicy", err),
+                "NoSuchBucketPolicy",
+            ),
         }
     }
 
     /// S3's own judgement (`PolicyStatus.IsPublic`); false when there is no policy.
     pub async fn policy_is_public(&self, bucket: &str) -> Result<bool, AwsError> {
-        match self.client.get_bucket_policy_status().bucket(bucket).send().await {
+        match self
+            .client
+            .get_bucket_policy_status()
+            .bucket(bucket)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.policy_status().and_then(|s| s.is_public()) == Some(true)),
             Err(err) => Ok(none_if(
                 AwsError::from_sdk("GetBucketPolicyStatus", err),
@@ -154,13 +164,21 @@ impl S3Actions {
             // An event without an account (none seen from AWS): judge by the bucket alone.
             return Ok(None);
         }
-        match self.control.get_public_access_block().account_id(account).send().await {
-            Ok(out) => Ok(out.public_access_block_configuration().map(|c| BlockPublicAccess {
-                block_public_acls: c.block_public_acls() == Some(true),
-                ignore_public_acls: c.ignore_public_acls() == Some(true),
-                block_public_policy: c.block_public_policy() == Some(true),
-                restrict_public_buckets: c.restrict_public_buckets() == Some(true),
-            })),
+        match self
+            .control
+            .get_public_access_block()
+            .account_id(account)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .public_access_block_configuration()
+                .map(|c| BlockPublicAccess {
+                    block_public_acls: c.block_public_acls() == Some(true),
+                    ignore_public_acls: c.ignore_public_acls() == Some(true),
+                    block_public_policy: c.block_public_policy() == Some(true),
+                    restrict_public_buckets: c.restrict_public_buckets() == Some(true),
+                })),
             Err(err) => none_if(
                 AwsError::from_sdk("GetPublicAccessBlock (account)", err),
                 "NoSuchPublicAccessBlockConfiguration",
@@ -236,8 +254,10 @@ impl S3Actions {
     pub async fn bucket_tag_keys(&self, bucket: &str) -> Result<Vec<String>, AwsError> {
         match self.client.get_bucket_tagging().bucket(bucket).send().await {
             Ok(out) => Ok(out.tag_set().iter().map(|t| t.key().to_string()).collect()),
-            Err(err) => Ok(none_if(AwsError::from_sdk("GetBucketTagging", err), "NoSuchTagSet")?
-                .unwrap_or_default()),
+            Err(err) => Ok(
+                none_if(AwsError::from_sdk("GetBucketTagging", err), "NoSuchTagSet")?
+                    .unwrap_or_default(),
+            ),
         }
     }
 

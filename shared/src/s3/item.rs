@@ -3,8 +3,45 @@
 
 use serde_json::Value;
 
-use super::policy::{Grant, ALL_USERS_URI, AUTHENTICATED_USERS_URI};
+use super::policy::{
+    Acl, BlockPublicAccess, BucketPolicy, BucketState, Grant, ALL_USERS_URI,
+    AUTHENTICATED_USERS_URI,
+};
+use super::statements::PolicyDocument;
 use crate::shape::str_field;
+
+/// Everything a bucket item says about its exposure: ACL grants, `supplementaryConfiguration.BucketPolicy`
+/// (`{"policyText": "<JSON string>"}`) and `PublicAccessBlockConfiguration` (`blockPublicAcls`, ...).
+/// The item carries no `GetBucketPolicyStatus`, so the policy is judged by its statements.
+pub fn bucket_state_from_item(item: &Value) -> BucketState {
+    let supplementary =
+        |name: &str| match item.pointer(&format!("/supplementaryConfiguration/{name}")) {
+            Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+            Some(other) => other.clone(),
+            None => Value::Null,
+        };
+    let policy = str_field(&supplementary("BucketPolicy"), "policyText").map(|text| BucketPolicy {
+        text: text.to_string(),
+        is_public: PolicyDocument::parse(text).is_ok_and(|d| !d.public_statements().is_empty()),
+    });
+    let block = supplementary("PublicAccessBlockConfiguration");
+    let flag = |name: &str| block.get(name).and_then(Value::as_bool) == Some(true);
+    let block_public_access = block.is_object().then(|| BlockPublicAccess {
+        block_public_acls: flag("blockPublicAcls"),
+        ignore_public_acls: flag("ignorePublicAcls"),
+        block_public_policy: flag("blockPublicPolicy"),
+        restrict_public_buckets: flag("restrictPublicBuckets"),
+    });
+    BucketState {
+        acl: Acl {
+            owner: None,
+            grants: grants_from_item(item),
+        },
+        policy,
+        block_public_access,
+        account_block_public_access: None,
+    }
+}
 
 const LOG_DELIVERY_URI: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
 

@@ -105,20 +105,26 @@ impl S3PublicAccess {
             };
             match self.actions.put_bucket_acl(bucket, &fixed).await {
                 Ok(()) => done.extend(plan.acl.changes()),
-                Err(err) if err.has_code(ACLS_DISABLED) => done.push(ACLS_DISABLED_CHANGE.to_string()),
+                Err(err) if err.has_code(ACLS_DISABLED) => {
+                    done.push(ACLS_DISABLED_CHANGE.to_string())
+                }
                 Err(err) => return failed(err, done),
             }
         }
         let policy_changes: Vec<String> = plan
             .changes()
             .into_iter()
-            .filter(|c| c.starts_with("removed policy") || c.starts_with("deleted the bucket policy"))
+            .filter(|c| {
+                c.starts_with("removed policy") || c.starts_with("deleted the bucket policy")
+            })
             .collect();
         match &plan.policy_rewrite {
-            Some(PolicyRewrite::Put(text)) => match self.actions.put_bucket_policy(bucket, text).await {
-                Ok(()) => done.extend(policy_changes),
-                Err(err) => return failed(err, done),
-            },
+            Some(PolicyRewrite::Put(text)) => {
+                match self.actions.put_bucket_policy(bucket, text).await {
+                    Ok(()) => done.extend(policy_changes),
+                    Err(err) => return failed(err, done),
+                }
+            }
             Some(PolicyRewrite::Delete) => match self.actions.delete_bucket_policy(bucket).await {
                 Ok(()) => done.extend(policy_changes),
                 Err(err) => return failed(err, done),
@@ -132,7 +138,11 @@ impl S3PublicAccess {
             }
         }
         if let Some(why) = unfixable {
-            return Ok(outcome(OutcomeKind::Failed, format!("{reason}; it is still public: {why}")).with_changes(done));
+            return Ok(outcome(
+                OutcomeKind::Failed,
+                format!("{reason}; it is still public: {why}"),
+            )
+            .with_changes(done));
         }
         // Without Block Public Access only S3 can say whether the rewritten policy is private.
         if plan.public_policy.is_some()
@@ -160,15 +170,18 @@ impl S3PublicAccess {
         )?;
         let plan = plan_acl(&acl.grants);
         if plan.is_compliant() {
-            return Ok(outcome(OutcomeKind::Compliant, "no public grants in the object ACL".into()));
+            return Ok(outcome(
+                OutcomeKind::Compliant,
+                "no public grants in the object ACL".into(),
+            ));
         }
         let reason = plan.reason("object");
         if let Some(skip) = exemption(bucket, &tag_keys, &self.settings) {
             return Ok(outcome(OutcomeKind::Skipped, format!("{reason}; {skip}")));
         }
         // Block Public Access is a bucket setting: for an object it also stops the next public one.
-        let block_public_access =
-            self.settings.block_public_access.allows_changes() && block_public_access_needed(block.as_ref());
+        let block_public_access = self.settings.block_public_access.allows_changes()
+            && block_public_access_needed(block.as_ref());
         let block_change = format!("{BLOCK_PUBLIC_ACCESS_CHANGE} on bucket {bucket}");
         let mut planned = plan.changes();
         if block_public_access {
@@ -205,7 +218,12 @@ impl S3PublicAccess {
 
     /// An upload started with a public ACL: once it completes the object is public, unless the
     /// bucket (or the account) ignores public ACLs. Nothing exists yet to rewrite.
-    async fn remediate_upload(&self, bucket: &str, key: &str, account: &str) -> Result<Outcome, AwsError> {
+    async fn remediate_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        account: &str,
+    ) -> Result<Outcome, AwsError> {
         let id = format!("{bucket}/{key}");
         let outcome = |kind, reason: String| {
             Outcome::new(kind, ResourceType::S3Object, &id, reason).with_severity(Severity::High)
@@ -237,14 +255,17 @@ impl S3PublicAccess {
         }
         match self.actions.block_public_access(bucket).await {
             Ok(()) => Ok(outcome(OutcomeKind::Remediated, reason).with_changes(vec![change])),
-            Err(err) if !err.is_transient() => Ok(outcome(OutcomeKind::Failed, format!("{reason}; {err}"))),
+            Err(err) if !err.is_transient() => {
+                Ok(outcome(OutcomeKind::Failed, format!("{reason}; {err}")))
+            }
             Err(err) => Err(err),
         }
     }
 
     async fn remediate_account(&self, account: &str) -> Result<Outcome, AwsError> {
         let outcome = |kind, reason: String| {
-            Outcome::new(kind, ResourceType::S3Account, account, reason).with_severity(Severity::High)
+            Outcome::new(kind, ResourceType::S3Account, account, reason)
+                .with_severity(Severity::High)
         };
         let current = self.actions.account_public_access_block(account).await?;
         let Some(reason) = plan_account(current.as_ref(), &self.settings) else {
@@ -259,7 +280,9 @@ impl S3PublicAccess {
         }
         match self.actions.block_account_public_access(account).await {
             Ok(()) => Ok(outcome(OutcomeKind::Remediated, reason).with_changes(change)),
-            Err(err) if !err.is_transient() => Ok(outcome(OutcomeKind::Failed, format!("{reason}; {err}"))),
+            Err(err) if !err.is_transient() => {
+                Ok(outcome(OutcomeKind::Failed, format!("{reason}; {err}")))
+            }
             Err(err) => Err(err),
         }
     }

@@ -111,7 +111,10 @@ impl BlockPublicAccess {
     /// What S3 applies: the most restrictive combination of the bucket's and the account's settings
     /// (S3 API reference, PutPublicAccessBlock).
     pub fn combined(bucket: Option<&Self>, account: Option<&Self>) -> Self {
-        let (b, a) = (bucket.copied().unwrap_or_default(), account.copied().unwrap_or_default());
+        let (b, a) = (
+            bucket.copied().unwrap_or_default(),
+            account.copied().unwrap_or_default(),
+        );
         BlockPublicAccess {
             block_public_acls: b.block_public_acls || a.block_public_acls,
             ignore_public_acls: b.ignore_public_acls || a.ignore_public_acls,
@@ -344,9 +347,8 @@ impl BucketPlan {
                     .iter()
                     .map(|s| format!("removed policy {}", s.describe())),
             ),
-            (Some(PolicyRewrite::Delete), _) => {
-                changes.push("deleted the bucket policy (every statement in it was public)".to_string())
-            }
+            (Some(PolicyRewrite::Delete), _) => changes
+                .push("deleted the bucket policy (every statement in it was public)".to_string()),
             _ => {}
         }
         if self.enable_block_public_access {

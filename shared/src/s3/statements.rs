@@ -172,7 +172,9 @@ fn principal_is_public(statement: &Value) -> bool {
     }
     match statement.get("Principal") {
         Some(Value::String(p)) => p.trim() == "*",
-        Some(Value::Object(types)) => types.values().any(|v| values(v).iter().any(|p| p.trim() == "*")),
+        Some(Value::Object(types)) => types
+            .values()
+            .any(|v| values(v).iter().any(|p| p.trim() == "*")),
         _ => false,
     }
 }
@@ -288,22 +290,40 @@ mod tests {
 
     #[test]
     fn a_wildcard_principal_without_a_fixing_condition_is_public() {
-        assert!(public(json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"})));
-        assert!(public(json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:*"})));
-        assert!(public(json!({"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:root", "*"]}, "Action": "s3:GetObject"})));
-        assert!(public(json!({"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject"})));
+        assert!(public(
+            json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"})
+        ));
+        assert!(public(
+            json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:*"})
+        ));
+        assert!(public(
+            json!({"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:root", "*"]}, "Action": "s3:GetObject"})
+        ));
+        assert!(public(
+            json!({"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject"})
+        ));
         // Conditions that say nothing about who asks.
-        assert!(public(json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-            "Condition": {"Bool": {"aws:SecureTransport": "true"}}})));
-        assert!(public(json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-            "Condition": {"StringLike": {"aws:Referer": "https://example.com/*"}}})));
+        assert!(public(
+            json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Condition": {"Bool": {"aws:SecureTransport": "true"}}})
+        ));
+        assert!(public(
+            json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Condition": {"StringLike": {"aws:Referer": "https://example.com/*"}}})
+        ));
     }
 
     #[test]
     fn fixed_principals_denies_and_fixing_conditions_are_not_public() {
-        assert!(!public(json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*"})));
-        assert!(!public(json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject"})));
-        assert!(!public(json!({"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject"})));
+        assert!(!public(
+            json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*"})
+        ));
+        assert!(!public(
+            json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject"})
+        ));
+        assert!(!public(
+            json!({"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject"})
+        ));
         for condition in [
             json!({"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.0.2.0/24"]}}),
             json!({"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}),
@@ -341,7 +361,11 @@ mod tests {
                 {"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"NotAction":"s3:DeleteBucket","Resource":"*"}]}"#,
         )
         .unwrap();
-        let described: Vec<String> = doc.public_statements().iter().map(PublicStatement::describe).collect();
+        let described: Vec<String> = doc
+            .public_statements()
+            .iter()
+            .map(PublicStatement::describe)
+            .collect();
         assert_eq!(
             described,
             [
@@ -359,17 +383,30 @@ mod tests {
         );
         let doc = PolicyDocument::parse(&text).unwrap();
         let kept = doc.without(&[1]).unwrap();
-        assert_eq!(kept, format!(r#"{{"Version":"2012-10-17","Id":"p1","Statement":[{partner}]}}"#));
+        assert_eq!(
+            kept,
+            format!(r#"{{"Version":"2012-10-17","Id":"p1","Statement":[{partner}]}}"#)
+        );
         assert_eq!(doc.without(&[0, 1]), None);
 
-        let single = PolicyDocument::parse(r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject"}}"#).unwrap();
+        let single = PolicyDocument::parse(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject"}}"#,
+        )
+        .unwrap();
         assert_eq!(single.public_statements().len(), 1);
         assert_eq!(single.without(&[0]), None);
     }
 
     #[test]
     fn unreadable_policies_are_an_error_not_a_panic() {
-        for text in ["", "[]", "{}", r#"{"Statement": 5}"#, r#"{"Statement": [1, "x"]}"#, "{\"Statement\": ["] {
+        for text in [
+            "",
+            "[]",
+            "{}",
+            r#"{"Statement": 5}"#,
+            r#"{"Statement": [1, "x"]}"#,
+            "{\"Statement\": [",
+        ] {
             let parsed = PolicyDocument::parse(text);
             if let Ok(doc) = parsed {
                 // A statement that is not an object is never public.
@@ -384,23 +421,50 @@ mod tests {
         let principal = prop_oneof![
             Just((json!("*"), true)),
             Just((json!({"AWS": "*"}), true)),
-            Just((json!({"AWS": ["arn:aws:iam::111122223333:root", "*"]}), true)),
+            Just((
+                json!({"AWS": ["arn:aws:iam::111122223333:root", "*"]}),
+                true
+            )),
             Just((json!({"AWS": "arn:aws:iam::111122223333:root"}), false)),
             Just((json!({"Service": "cloudtrail.amazonaws.com"}), false)),
-            Just((json!({"CanonicalUser": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}), false)),
+            Just((
+                json!({"CanonicalUser": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}),
+                false
+            )),
         ];
         let condition = prop_oneof![
             Just((None, false)),
-            Just((Some(json!({"Bool": {"aws:SecureTransport": "true"}})), false)),
-            Just((Some(json!({"StringNotEquals": {"aws:SourceVpce": "vpce-1"}})), false)),
-            Just((Some(json!({"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}})), false)),
-            Just((Some(json!({"IpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}})), true)),
-            Just((Some(json!({"StringEquals": {"aws:SourceVpce": "vpce-1"}})), true)),
-            Just((Some(json!({"StringEquals": {"aws:PrincipalOrgID": "o-1"}})), true)),
+            Just((
+                Some(json!({"Bool": {"aws:SecureTransport": "true"}})),
+                false
+            )),
+            Just((
+                Some(json!({"StringNotEquals": {"aws:SourceVpce": "vpce-1"}})),
+                false
+            )),
+            Just((
+                Some(json!({"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}})),
+                false
+            )),
+            Just((
+                Some(json!({"IpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}})),
+                true
+            )),
+            Just((
+                Some(json!({"StringEquals": {"aws:SourceVpce": "vpce-1"}})),
+                true
+            )),
+            Just((
+                Some(json!({"StringEquals": {"aws:PrincipalOrgID": "o-1"}})),
+                true
+            )),
         ];
         let effect = prop_oneof![Just(("Allow", true)), Just(("Deny", false))];
         let sid = proptest::option::of("[A-Za-z0-9]{1,8}");
-        let actions = proptest::sample::subsequence(vec!["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:*"], 1..=3);
+        let actions = proptest::sample::subsequence(
+            vec!["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:*"],
+            1..=3,
+        );
         (principal, condition, effect, sid, actions).prop_map(
             |((principal, public_principal), (condition, restricts), (effect, allows), sid, actions)| {
                 let mut statement = json!({"Effect": effect, "Principal": principal, "Action": actions, "Resource": "arn:aws:s3:::b/*"});

@@ -23,10 +23,16 @@ const GRANT_HEADERS: &[&str] = &[
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum S3Target {
     Bucket(String),
-    Object { bucket: String, key: String },
+    Object {
+        bucket: String,
+        key: String,
+    },
     /// A multipart upload started with a public ACL (`CreateMultipartUpload`): the object does not
     /// exist until the upload completes, so only the bucket's `IgnorePublicAcls` can keep it private.
-    Upload { bucket: String, key: String },
+    Upload {
+        bucket: String,
+        key: String,
+    },
     /// The account-level Block Public Access settings of this account id.
     Account(String),
 }
@@ -42,7 +48,11 @@ pub fn targets_of(trigger: &Trigger) -> Result<Vec<S3Target>, Unrelated> {
         TriggerEvent::Compliance(change)
             if change.resource_type == "AWS::S3::AccountPublicAccessBlock" =>
         {
-            account_target(Some(&change.resource_id).filter(|id| !id.is_empty()).unwrap_or(&trigger.account))
+            account_target(
+                Some(&change.resource_id)
+                    .filter(|id| !id.is_empty())
+                    .unwrap_or(&trigger.account),
+            )
         }
         TriggerEvent::Compliance(change) => Err(Unrelated::new(format!(
             "Config rule {} is about {}, not an S3 bucket",

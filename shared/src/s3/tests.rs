@@ -45,6 +45,30 @@ fn each_sample_event_points_at_the_right_resource() {
             bucket(b),
         ),
         ("cloudtrail-put-bucket-acl-via-sns.json", bucket(b)),
+        ("put-bucket-policy-public.json", bucket(b)),
+        (
+            "put-account-public-access-block-disabled.json",
+            S3Target::Account("123456789012".into()),
+        ),
+        (
+            "delete-account-public-access-block.json",
+            S3Target::Account("123456789012".into()),
+        ),
+        (
+            "guardduty-s3-account-block-public-access-disabled.json",
+            S3Target::Account("123456789012".into()),
+        ),
+        (
+            "config-s3-account-level-public-access-blocks.json",
+            S3Target::Account("123456789012".into()),
+        ),
+        (
+            "create-multipart-upload-public-read.json",
+            S3Target::Upload {
+                bucket: b.into(),
+                key: "reports/q1.csv".into(),
+            },
+        ),
         (
             "put-object-acl-public-read.json",
             S3Target::Object {
@@ -61,6 +85,206 @@ fn each_sample_event_points_at_the_right_resource() {
         ),
     ] {
         assert_eq!(targets_of(&event(file)), Ok(vec![expected]), "{file}");
+    }
+}
+
+#[test]
+fn account_settings_turned_fully_on_and_private_uploads_are_not_targets() {
+    let mut trigger = event("put-account-public-access-block-disabled.json");
+    let TriggerEvent::ApiCall(call) = &mut trigger.event else {
+        panic!()
+    };
+    for flag in [
+        "BlockPublicAcls",
+        "IgnorePublicAcls",
+        "BlockPublicPolicy",
+        "RestrictPublicBuckets",
+    ] {
+        call.request["PublicAccessBlockConfiguration"][flag] = json!(true);
+    }
+    assert!(targets_of(&trigger).is_err());
+
+    let mut trigger = event("create-multipart-upload-public-read.json");
+    let TriggerEvent::ApiCall(call) = &mut trigger.event else {
+        panic!()
+    };
+    call.request.as_object_mut().unwrap().remove("x-amz-acl");
+    assert!(
+        targets_of(&trigger).is_err(),
+        "a private upload is ordinary traffic"
+    );
+}
+
+mod bucket_rule {
+    use super::*;
+    use crate::config::{BlockPublicAccessMode, PublicPolicyFix};
+
+    const PUBLIC_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"PartnerRead","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
+
+    fn state(
+        policy_public: bool,
+        block: Option<BlockPublicAccess>,
+        account: Option<BlockPublicAccess>,
+    ) -> BucketState {
+        BucketState {
+            acl: Acl::default(),
+            policy: Some(BucketPolicy {
+                text: PUBLIC_POLICY.into(),
+                is_public: policy_public,
+            }),
+            block_public_access: block,
+            account_block_public_access: account,
+        }
+    }
+
+    fn settings(mode: BlockPublicAccessMode, fix: PublicPolicyFix) -> Settings {
+        Settings {
+            block_public_access: mode,
+            public_policy: fix,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn a_public_policy_is_blocked_by_default_and_named_by_its_statement() {
+        let plan = plan_bucket(&state(true, None, None), &Settings::default());
+        assert!(!plan.is_compliant());
+        assert_eq!(plan.reason(), "the bucket policy is public through statement \"PublicRead\" (Principal *, s3:GetObject)");
+        assert_eq!(plan.changes(), [BLOCK_PUBLIC_ACCESS_CHANGE]);
+        assert_eq!(
+            plan.policy_rewrite, None,
+            "block leaves the policy text alone"
+        );
+        assert_eq!(plan.unfixable(&Settings::default()), None);
+    }
+
+    #[test]
+    fn remove_rewrites_the_policy_without_the_public_statement() {
+        let s = settings(BlockPublicAccessMode::WhenExposed, PublicPolicyFix::Remove);
+        let plan = plan_bucket(&state(true, None, None), &s);
+        let Some(PolicyRewrite::Put(text)) = &plan.policy_rewrite else {
+            panic!("{plan:?}")
+        };
+        assert!(
+            text.contains("PartnerRead") && !text.contains("PublicRead"),
+            "{text}"
+        );
+        assert_eq!(
+            plan.changes(),
+            [
+                "removed policy statement \"PublicRead\" (Principal *, s3:GetObject)".to_string(),
+                BLOCK_PUBLIC_ACCESS_CHANGE.to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_policy_cut_off_by_restrict_public_buckets_or_judged_private_is_compliant() {
+        let restrict = BlockPublicAccess {
+            restrict_public_buckets: true,
+            ..BlockPublicAccess::default()
+        };
+        for state in [
+            state(false, None, None),
+            state(true, Some(restrict), None),
+            state(true, None, Some(restrict)),
+        ] {
+            assert!(
+                plan_bucket(&state, &Settings::default()).is_compliant(),
+                "{state:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn when_the_settings_forbid_every_fix_the_bucket_is_unfixable_not_fine() {
+        let s = settings(BlockPublicAccessMode::Never, PublicPolicyFix::Block);
+        let plan = plan_bucket(&state(true, None, None), &s);
+        assert!(!plan.is_compliant());
+        assert!(plan.changes().is_empty());
+        assert!(plan
+            .unfixable(&s)
+            .unwrap()
+            .contains("BLOCK_PUBLIC_ACCESS=false"));
+        // With remove, the statement can still go.
+        let s = settings(BlockPublicAccessMode::Never, PublicPolicyFix::Remove);
+        let plan = plan_bucket(&state(true, None, None), &s);
+        assert_eq!(plan.unfixable(&s), None);
+        assert!(matches!(plan.policy_rewrite, Some(PolicyRewrite::Put(_))));
+    }
+
+    #[test]
+    fn always_makes_missing_block_public_access_wrong_by_itself_and_true_does_not() {
+        let private = BucketState::default();
+        assert!(
+            plan_bucket(&private, &Settings::default()).is_compliant(),
+            "a private bucket without Block Public Access stays untouched"
+        );
+        let s = settings(BlockPublicAccessMode::Always, PublicPolicyFix::Block);
+        let plan = plan_bucket(&private, &s);
+        assert!(
+            plan.reason().contains(
+                "BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets"
+            ),
+            "{}",
+            plan.reason()
+        );
+        assert_eq!(plan.changes(), [BLOCK_PUBLIC_ACCESS_CHANGE]);
+        let on = BucketState {
+            block_public_access: Some(BlockPublicAccess::ALL_ON),
+            ..BucketState::default()
+        };
+        assert!(plan_bucket(&on, &s).is_compliant());
+
+        assert!(plan_account(None, &s).unwrap().contains("account-level"));
+        assert_eq!(plan_account(Some(&BlockPublicAccess::ALL_ON), &s), None);
+        assert_eq!(plan_account(None, &Settings::default()), None);
+    }
+
+    fn arbitrary_block() -> impl Strategy<Value = Option<BlockPublicAccess>> {
+        proptest::option::of(
+            (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+                |(a, b, c, d)| BlockPublicAccess {
+                    block_public_acls: a,
+                    ignore_public_acls: b,
+                    block_public_policy: c,
+                    restrict_public_buckets: d,
+                },
+            ),
+        )
+    }
+
+    proptest! {
+        /// Whatever the state and settings: a bucket whose policy S3 judges public and nothing cuts
+        /// off is never compliant, and a plan that claims no unfixable rest ends the exposure.
+        #[test]
+        fn an_exposed_bucket_is_never_compliant_and_its_plan_closes_it_or_says_why_not(
+            policy_public in any::<bool>(),
+            public_grant in any::<bool>(),
+            block in arbitrary_block(),
+            account in arbitrary_block(),
+            mode in prop_oneof![Just(BlockPublicAccessMode::WhenExposed), Just(BlockPublicAccessMode::Always), Just(BlockPublicAccessMode::Never)],
+            fix in prop_oneof![Just(PublicPolicyFix::Block), Just(PublicPolicyFix::Remove)],
+        ) {
+            let mut state = state(policy_public, block, account);
+            if public_grant {
+                state.acl.grants.push(group_grant(ALL_USERS_URI, "READ"));
+            }
+            let s = settings(mode, fix);
+            let plan = plan_bucket(&state, &s);
+            let restricted = BlockPublicAccess::combined(block.as_ref(), account.as_ref()).restrict_public_buckets;
+            let exposed = (policy_public && !restricted) || public_grant;
+            prop_assert_eq!(plan.is_compliant(), !exposed && plan.posture.is_empty());
+            if policy_public && !restricted && plan.unfixable(&s).is_none() {
+                prop_assert!(plan.enable_block_public_access || plan.policy_rewrite.is_some());
+            }
+            if mode == BlockPublicAccessMode::Never {
+                prop_assert!(!plan.enable_block_public_access);
+            }
+            if !exposed && mode != BlockPublicAccessMode::Always {
+                prop_assert!(plan.changes().is_empty(), "nothing to change on a private bucket");
+            }
+        }
     }
 }
 
@@ -252,8 +476,25 @@ mod flows {
     use aws_smithy_mocks::{mock, Rule};
     use aws_smithy_runtime_api::http::Response;
 
+    /// A client answering `rules` first; a bucket without a policy or Block Public Access otherwise.
     fn client(rules: &[&Rule]) -> Client {
-        mocked_client!(aws_sdk_s3, rules)
+        let block = no_block();
+        let no_policy = mock!(Client::get_bucket_policy)
+            .then_http_response(|| s3_error(404, "NoSuchBucketPolicy"));
+        let no_policy_status = mock!(Client::get_bucket_policy_status)
+            .then_http_response(|| s3_error(404, "NoSuchBucketPolicy"));
+        let mut all: Vec<&Rule> = rules.to_vec();
+        all.extend([&no_policy, &no_policy_status, &block]);
+        mocked_client!(aws_sdk_s3, all)
+    }
+
+    /// S3 Control for an account without account-level Block Public Access.
+    fn control() -> aws_sdk_s3control::Client {
+        // S3 Control wraps its errors in <ErrorResponse> (restXml with the wrapped-error trait).
+        let none = mock!(aws_sdk_s3control::Client::get_public_access_block).then_http_response(|| {
+            http_error(404, "<ErrorResponse><Error><Code>NoSuchPublicAccessBlockConfiguration</Code><Message>none</Message></Error></ErrorResponse>".to_string())
+        });
+        mocked_client!(aws_sdk_s3control, [&none])
     }
 
     fn s3_error(status: u16, code: &str) -> Response {
@@ -284,7 +525,7 @@ mod flows {
 
     fn remediation(client: Client, settings: Settings) -> S3PublicAccess {
         S3PublicAccess::new(
-            S3Actions::from_client(client),
+            S3Actions::from_clients(client, control()),
             settings,
             Some("us-east-1".into()),
         )
@@ -459,7 +700,7 @@ mod flows {
         assert_eq!(outcome.changes, ["removed AllUsers READ"]);
 
         let off = Settings {
-            block_public_access: false,
+            block_public_access: crate::config::BlockPublicAccessMode::Never,
             ..Settings::default()
         };
         let s3 = remediation(client(&[&acl, &tags, &put_acl, &put_block]), off);
