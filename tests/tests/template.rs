@@ -242,28 +242,58 @@ fn the_ec2_mutating_functions_can_reserve_concurrency_and_every_function_has_a_d
 }
 
 /// Whether an EventBridge pattern matches an event, for the parts of the pattern language the template
-/// uses: exact values, `prefix`, nested objects, and arrays in the event (a field matches when any element
-/// matches, also for fields inside arrays of objects). EventBridge User Guide, "Event pattern syntax".
+/// uses: exact values, `prefix`, `wildcard` (`*` for any run of characters), `$or` (any of its patterns),
+/// nested objects, and arrays in the event (a field matches when any element matches, also for fields
+/// inside arrays of objects). EventBridge User Guide, "Event pattern syntax" and "Content filtering".
 fn pattern_matches(pattern: &Value, event: &Value) -> bool {
     match (pattern, event) {
         (_, Value::Array(items)) => items.iter().any(|item| pattern_matches(pattern, item)),
         (Value::Object(fields), Value::Object(_)) => fields.iter().all(|(name, wanted)| {
+            if name == "$or" {
+                let choices = wanted.as_array().expect("$or takes a list of patterns");
+                return choices.iter().any(|choice| pattern_matches(choice, event));
+            }
             event
                 .get(name)
                 .is_some_and(|value| pattern_matches(wanted, value))
         }),
         (Value::Array(choices), value) => choices.iter().any(|choice| match choice {
-            Value::Object(operator) => match (operator.get("prefix"), value) {
-                (Some(Value::String(prefix)), Value::String(text)) => {
-                    text.starts_with(prefix.as_str())
+            Value::Object(operator) => {
+                match (operator.get("prefix"), operator.get("wildcard"), value) {
+                    (Some(Value::String(prefix)), _, Value::String(text)) => {
+                        text.starts_with(prefix.as_str())
+                    }
+                    (_, Some(Value::String(glob)), Value::String(text)) => wildcard(glob, text),
+                    (Some(_), _, _) | (_, Some(_), _) => false,
+                    (None, None, _) => {
+                        panic!("pattern operator {choice} is not modelled by this test")
+                    }
                 }
-                (Some(_), _) => false,
-                (None, _) => panic!("pattern operator {choice} is not modelled by this test"),
-            },
+            }
             exact => exact == value,
         }),
         _ => false,
     }
+}
+
+/// EventBridge's `wildcard`: `*` matches any run of characters, everything else itself.
+fn wildcard(glob: &str, text: &str) -> bool {
+    let parts: Vec<&str> = glob.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if parts.len() == 1 {
+        return glob == text;
+    }
+    if !text.starts_with(first) || !text[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Every EventBridge-delivered sample event a function handles reaches it through one of its rules; the
@@ -297,6 +327,29 @@ fn each_function_is_invoked_by_its_sample_events_and_not_by_tag_changes_on_other
             assert!(
                 patterns.iter().any(|p| pattern_matches(p, &event)),
                 "{name}: no rule delivers {file}"
+            );
+        }
+        if name == "s3-public-access" {
+            // Data events: an ordinary upload does not invoke the function, a public one does.
+            let public: Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join("put-object-public-read-write.json")).unwrap(),
+            )
+            .unwrap();
+            let mut private = public.clone();
+            private["detail"]["requestParameters"]
+                .as_object_mut()
+                .unwrap()
+                .remove("x-amz-acl");
+            assert!(
+                !patterns.iter().any(|p| pattern_matches(p, &private)),
+                "a private PutObject must not invoke {name}"
+            );
+            let mut granted = private.clone();
+            granted["detail"]["requestParameters"]["x-amz-grant-read"] =
+                serde_json::json!("uri=http://acs.amazonaws.com/groups/global/AllUsers");
+            assert!(
+                patterns.iter().any(|p| pattern_matches(p, &granted)),
+                "a PutObject granting AllUsers does"
             );
         }
         if name == "untagged-instance" {
