@@ -117,6 +117,9 @@ impl Account {
 pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub s3: aws_sdk_s3::Client,
+    /// The function's own S3 actions, for what the S3 client cannot reach (the account-level settings
+    /// through S3 Control, behind the same endpoint override as the functions).
+    pub s3_actions: remediation::s3::S3Actions,
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
 }
@@ -139,6 +142,7 @@ impl Aws {
         Aws {
             ec2: aws_sdk_ec2::Client::new(&sdk),
             s3,
+            s3_actions: remediation::s3::S3Actions::from_sdk_config(&sdk),
             sns: aws_sdk_sns::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
         }

@@ -143,3 +143,36 @@ pub async fn tag_bucket(s3: &Client, bucket: &str, key: &str, value: &str) {
         .await
         .expect("tag bucket");
 }
+
+/// A bucket policy with a partner account's read (kept by every fix) and `public` as its second statement.
+pub fn policy_with(bucket: &str, public: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"PartnerRead","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:root"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}},{public}]}}"#
+    )
+}
+
+/// The public statement of the sample event: anyone may read every object.
+pub fn public_read_statement(bucket: &str) -> String {
+    format!(
+        r#"{{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}"#
+    )
+}
+
+pub async fn put_bucket_policy(s3: &Client, bucket: &str, policy: &str) {
+    s3.put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy)
+        .send()
+        .await
+        .expect("put bucket policy");
+}
+
+/// The bucket policy text, `None` when the bucket has none.
+pub async fn bucket_policy(s3: &Client, bucket: &str) -> Option<String> {
+    s3.get_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .ok()
+        .and_then(|out| out.policy().map(String::from))
+}

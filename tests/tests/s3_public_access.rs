@@ -553,8 +553,16 @@ async fn unreachable_aws_is_an_error_so_lambda_retries() {
     match &invocation.result {
         Err(FunctionError::Reported { body, .. }) => {
             let message = body["errorMessage"].as_str().unwrap_or("");
+            // The reads go out together; whichever fails first is named.
+            let reads = [
+                "GetBucketAcl",
+                "GetBucketPolicy",
+                "GetBucketPolicyStatus",
+                "GetPublicAccessBlock",
+                "GetBucketTagging",
+            ];
             assert!(
-                message.contains("will be retried") && message.contains("GetBucketAcl"),
+                message.contains("will be retried") && reads.iter().any(|r| message.contains(r)),
                 "{body}"
             );
         }
@@ -593,4 +601,308 @@ async fn without_a_topic_outcomes_are_logged() {
     .expect("JSON logs");
     assert_eq!(line["outcome"], "remediated");
     assert_eq!(line["span"]["requestId"], invocation.request_id.as_str());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exposure by effect: bucket policies, Block Public Access, the account's own settings.
+// moto 5.2.5 judges a statement with any Condition not public (`GetBucketPolicyStatus`), so the
+// public policies here have none, and conditions appear only on the private side.
+// ---------------------------------------------------------------------------------------------
+
+const ACCOUNT: &str = "123456789012";
+
+impl World {
+    async fn bucket_with_policy(&self, public_statement: &str) -> String {
+        s3state::create_private_bucket(&self.aws.s3, &self.bucket).await;
+        let policy = s3state::policy_with(&self.bucket, public_statement);
+        s3state::put_bucket_policy(&self.aws.s3, &self.bucket, &policy).await;
+        policy
+    }
+
+    async fn account_block_public_access(&self) -> Option<[bool; 4]> {
+        let current = self
+            .aws
+            .s3_actions
+            .account_public_access_block(ACCOUNT)
+            .await
+            .expect("read account settings");
+        current.map(|c| {
+            [
+                c.block_public_acls,
+                c.ignore_public_acls,
+                c.block_public_policy,
+                c.restrict_public_buckets,
+            ]
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_bucket_public_by_its_policy_is_blocked_and_the_statement_named_policy_untouched() {
+    let world = World::new().await;
+    let policy = world
+        .bucket_with_policy(&s3state::public_read_statement(&world.bucket))
+        .await;
+    let mut function = world.function(&[]).await;
+    let invocation = function
+        .invoke(&world.event("put-bucket-policy-public.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+        Some([true; 4])
+    );
+    assert_eq!(
+        s3state::bucket_policy(&world.aws.s3, &world.bucket).await,
+        Some(policy),
+        "PUBLIC_POLICY=block leaves the text as its owner wrote it"
+    );
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let doc = &notes[0].document;
+    assert_eq!(
+        doc["reason"],
+        "the bucket policy is public through statement \"PublicRead\" (Principal *, s3:GetObject)"
+    );
+    assert_eq!(
+        doc["changes"],
+        json!(["enabled Block Public Access (all four settings)"])
+    );
+
+    // Replayed: nothing left to do, nothing said.
+    let again = function
+        .invoke(&world.event("put-bucket-policy-public.json"))
+        .await;
+    assert_eq!(again.response()["results"][0]["outcome"], "compliant");
+    assert!(world.inbox.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn remove_rewrites_the_policy_without_its_public_statement_and_keeps_the_partner_exactly() {
+    let world = World::new().await;
+    world
+        .bucket_with_policy(&s3state::public_read_statement(&world.bucket))
+        .await;
+    let mut function = world.function(&[("PUBLIC_POLICY", "remove")]).await;
+    let invocation = function
+        .invoke(&world.event("put-bucket-policy-public.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    let kept = s3state::bucket_policy(&world.aws.s3, &world.bucket)
+        .await
+        .expect("a policy remains");
+    let kept: Value = serde_json::from_str(&kept).unwrap();
+    let expected: Value =
+        serde_json::from_str(&s3state::policy_with(&world.bucket, "").replace(",]", "]")).unwrap();
+    assert_eq!(kept, expected, "only PublicRead is gone");
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+        Some([true; 4])
+    );
+    let notes = world.inbox.drain().await;
+    assert_eq!(
+        notes[0].document["changes"],
+        json!([
+            "removed policy statement \"PublicRead\" (Principal *, s3:GetObject)",
+            "enabled Block Public Access (all four settings)"
+        ])
+    );
+}
+
+#[tokio::test]
+async fn without_block_public_access_remove_is_the_only_fix_and_block_alone_is_a_failure() {
+    // Remove without Block Public Access: S3 re-judges the rewritten policy, which is private now.
+    let world = World::new().await;
+    world
+        .bucket_with_policy(&s3state::public_read_statement(&world.bucket))
+        .await;
+    let mut function = world
+        .function(&[
+            ("PUBLIC_POLICY", "remove"),
+            ("BLOCK_PUBLIC_ACCESS", "false"),
+        ])
+        .await;
+    let invocation = function
+        .invoke(&world.event("put-bucket-policy-public.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+        None
+    );
+    let policy = s3state::bucket_policy(&world.aws.s3, &world.bucket)
+        .await
+        .unwrap();
+    assert!(
+        !policy.contains("PublicRead") && policy.contains("PartnerRead"),
+        "{policy}"
+    );
+    world.inbox.drain().await;
+
+    // Block with Block Public Access forbidden: nothing can close it, and the bucket is not called fine.
+    let twin = World::new().await;
+    let policy = twin
+        .bucket_with_policy(&s3state::public_read_statement(&twin.bucket))
+        .await;
+    let mut function = twin.function(&[("BLOCK_PUBLIC_ACCESS", "false")]).await;
+    let invocation = function
+        .invoke(&twin.event("put-bucket-policy-public.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "failed");
+    assert_eq!(
+        s3state::bucket_policy(&twin.aws.s3, &twin.bucket).await,
+        Some(policy)
+    );
+    assert_eq!(
+        s3state::block_public_access(&twin.aws.s3, &twin.bucket).await,
+        None
+    );
+    let notes = twin.inbox.drain().await;
+    assert_eq!(notes.len(), 1);
+    let reason = notes[0].document["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("PublicRead") && reason.contains("BLOCK_PUBLIC_ACCESS=false"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn private_policies_and_a_private_bucket_without_block_public_access_stay_untouched() {
+    let one_account = r#"{"Sid":"AuditRead","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":"s3:GetObject","Resource":"*"}"#;
+    let through_an_endpoint = r#"{"Sid":"VpcRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"aws:SourceVpce":"vpce-1a2b3c4d"}}}"#;
+    for statement in [Some(one_account), Some(through_an_endpoint), None] {
+        let world = World::new().await;
+        let policy = match statement {
+            Some(statement) => Some(world.bucket_with_policy(statement).await),
+            None => {
+                s3state::create_private_bucket(&world.aws.s3, &world.bucket).await;
+                None
+            }
+        };
+        let mut function = world.function(&[("PUBLIC_POLICY", "remove")]).await;
+        for file in ["put-bucket-policy-public.json", "scheduled-sweep.json"] {
+            let invocation = function.invoke(&world.event(file)).await;
+            let results = invocation.response()["results"].clone();
+            assert!(
+                results
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|r| r["outcome"] == "compliant"),
+                "{statement:?} {file}: {results}"
+            );
+        }
+        assert_eq!(
+            s3state::bucket_policy(&world.aws.s3, &world.bucket).await,
+            policy
+        );
+        assert_eq!(
+            s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+            None,
+            "BLOCK_PUBLIC_ACCESS=true leaves a private bucket's settings alone"
+        );
+        assert!(world.inbox.drain().await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn always_turns_the_account_settings_on_and_true_rechecks_the_buckets_instead() {
+    let world = World::new().await;
+    world
+        .bucket_with_policy(&s3state::public_read_statement(&world.bucket))
+        .await;
+    assert_eq!(world.account_block_public_access().await, None);
+
+    // true: the account's settings are not a resource, but the buckets they stopped shielding are.
+    let mut function = world.function(&[]).await;
+    let invocation = function
+        .invoke(&world.event("delete-account-public-access-block.json"))
+        .await;
+    let results = invocation.response()["results"].clone();
+    assert_eq!(results.as_array().unwrap().len(), 1, "{results}");
+    assert_eq!(results[0]["resource_id"], world.bucket.as_str());
+    assert_eq!(results[0]["outcome"], "remediated");
+    assert_eq!(world.account_block_public_access().await, None);
+    world.inbox.drain().await;
+
+    // always: the account itself, from each account-level trigger.
+    let mut function = world.function(&[("BLOCK_PUBLIC_ACCESS", "always")]).await;
+    let invocation = function
+        .invoke(&world.event("guardduty-s3-account-block-public-access-disabled.json"))
+        .await;
+    let result = &invocation.response()["results"][0];
+    assert_eq!(result["resource_type"], "s3-account");
+    assert_eq!(result["outcome"], "remediated");
+    assert_eq!(world.account_block_public_access().await, Some([true; 4]));
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes[0].document["resource_id"], ACCOUNT);
+    assert_eq!(
+        notes[0].document["changes"],
+        json!(["enabled account-level Block Public Access (all four settings)"])
+    );
+    for file in [
+        "put-account-public-access-block-disabled.json",
+        "config-s3-account-level-public-access-blocks.json",
+    ] {
+        let invocation = function.invoke(&world.event(file)).await;
+        assert_eq!(
+            invocation.response()["results"][0]["outcome"],
+            "compliant",
+            "{file}: already on"
+        );
+    }
+    assert!(world.inbox.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn always_makes_a_private_bucket_without_block_public_access_a_finding_in_the_sweep() {
+    let world = World::new().await;
+    s3state::create_private_bucket(&world.aws.s3, &world.bucket).await;
+    let mut function = world.function(&[("BLOCK_PUBLIC_ACCESS", "always")]).await;
+    let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
+    let results = invocation.response()["results"].as_array().unwrap().clone();
+    let outcome_of = |id: &str| {
+        results
+            .iter()
+            .find(|r| r["resource_id"] == id)
+            .map(|r| r["outcome"].clone())
+    };
+    assert_eq!(outcome_of(ACCOUNT), Some(json!("remediated")));
+    assert_eq!(outcome_of(&world.bucket), Some(json!("remediated")));
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+        Some([true; 4])
+    );
+    assert_eq!(world.account_block_public_access().await, Some([true; 4]));
+}
+
+#[tokio::test]
+async fn a_multipart_upload_started_public_is_neutralised_by_ignore_public_acls() {
+    let world = World::new().await;
+    s3state::create_private_bucket(&world.aws.s3, &world.bucket).await;
+    let mut function = world.function(&[]).await;
+    let invocation = function
+        .invoke(&world.event("create-multipart-upload-public-read.json"))
+        .await;
+    let result = &invocation.response()["results"][0];
+    assert_eq!(result["outcome"], "remediated", "{result}");
+    assert_eq!(result["resource_type"], "s3-object");
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+        Some([true; 4])
+    );
+    let notes = world.inbox.drain().await;
+    assert!(
+        notes[0].document["reason"]
+            .as_str()
+            .unwrap()
+            .contains("multipart upload"),
+        "{:?}",
+        notes[0].document
+    );
+    // Already neutralised: nothing more to do.
+    let again = function
+        .invoke(&world.event("create-multipart-upload-public-read.json"))
+        .await;
+    assert_eq!(again.response()["results"][0]["outcome"], "compliant");
 }

@@ -12,6 +12,8 @@ use remediation_tests::{event, start_function, Aws, Moto};
 const PUBLIC_BUCKET: &str = "demo-public-bucket";
 const DATA_BUCKET: &str = "demo-data-bucket";
 const PRIVATE_BUCKET: &str = "demo-private-bucket";
+/// Public the way buckets are today: ACLs disabled, a bucket policy open to everyone.
+const POLICY_BUCKET: &str = "demo-website-bucket";
 const KEY: &str = "reports/q1.csv";
 
 fn heading(text: &str) {
@@ -64,7 +66,31 @@ async fn show_state(aws: &Aws, owner: &str) {
         &s3state::bucket_grants(&aws.s3, PRIVATE_BUCKET).await,
         owner,
     );
-    for bucket in [PUBLIC_BUCKET, DATA_BUCKET, PRIVATE_BUCKET] {
+    let policy = s3state::bucket_policy(&aws.s3, POLICY_BUCKET).await;
+    let statements: Vec<String> = policy
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|p| p["Statement"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|s| {
+            let public = if s["Principal"] == "*" {
+                "   <- anyone on the internet"
+            } else {
+                ""
+            };
+            format!(
+                "{} ({}){public}",
+                s["Sid"].as_str().unwrap_or("?"),
+                s["Action"]
+            )
+        })
+        .collect();
+    println!("  bucket {POLICY_BUCKET} policy statements:");
+    for statement in statements {
+        println!("    {statement}");
+    }
+    for bucket in [PUBLIC_BUCKET, DATA_BUCKET, PRIVATE_BUCKET, POLICY_BUCKET] {
         let block = match s3state::block_public_access(&aws.s3, bucket).await {
             Some([true, true, true, true]) => "all four on".to_string(),
             Some(flags) => format!("{flags:?}"),
@@ -96,6 +122,12 @@ async fn main() {
     s3state::create_private_bucket(&aws.s3, DATA_BUCKET).await;
     s3state::put_public_object(&aws.s3, DATA_BUCKET, KEY).await;
     s3state::create_private_bucket(&aws.s3, PRIVATE_BUCKET).await;
+    s3state::create_private_bucket(&aws.s3, POLICY_BUCKET).await;
+    let website_policy = s3state::policy_with(
+        POLICY_BUCKET,
+        &s3state::public_read_statement(POLICY_BUCKET),
+    );
+    s3state::put_bucket_policy(&aws.s3, POLICY_BUCKET, &website_policy).await;
     let owner = s3state::owner_id(&aws.s3, PRIVATE_BUCKET).await;
     let group = sg::create_group(&aws.ec2, "demo-web").await;
     sg::open(&aws.ec2, &group, "-1", -1, -1, "0.0.0.0/0").await;
@@ -122,6 +154,7 @@ async fn main() {
     let mut function = start_function("s3-public-access", &moto.endpoint(), &settings).await;
     heading("Running s3-public-access on sample events");
     for (file, bucket) in [
+        ("put-bucket-policy-public.json", POLICY_BUCKET),
         ("put-bucket-acl-allusers-read.json", PUBLIC_BUCKET),
         ("put-object-acl-public-read.json", DATA_BUCKET),
         ("put-bucket-acl-canned-public-read.json", PRIVATE_BUCKET),
