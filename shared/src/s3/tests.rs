@@ -561,6 +561,29 @@ mod flows {
         assert_eq!((put_acl.num_calls(), put_block.num_calls()), (1, 1));
     }
 
+    /// moto does not enforce Object Ownership, so S3's answer on a bucket whose ACLs are disabled
+    /// (`AccessControlListNotSupported`, S3 User Guide "Disabling ACLs") is injected here.
+    #[tokio::test]
+    async fn an_acl_write_refused_because_acls_are_disabled_is_said_not_failed() {
+        let (acl, tags, block) = (public_acl(), no_tags(), no_block());
+        let put_acl =
+            mock!(Client::put_bucket_acl).then_http_response(|| s3_error(400, ACLS_DISABLED));
+        let put_block = mock!(Client::put_public_access_block)
+            .then_output(|| PutPublicAccessBlockOutput::builder().build());
+        let s3 = remediation(
+            client(&[&acl, &tags, &block, &put_acl, &put_block]),
+            Settings::default(),
+        );
+        let outcome = s3.remediate(&bucket("b"), &trigger()).await.unwrap();
+        assert_eq!(outcome.outcome, OutcomeKind::Remediated);
+        assert!(
+            outcome.changes[0].contains("ACLs are disabled"),
+            "{:?}",
+            outcome.changes
+        );
+        assert_eq!(outcome.changes[1], BLOCK_PUBLIC_ACCESS_CHANGE);
+    }
+
     #[tokio::test]
     async fn throttling_that_outlasts_the_sdk_retries_is_returned_as_transient() {
         let (acl, tags, block) = (public_acl(), no_tags(), no_block());
