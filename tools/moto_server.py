@@ -16,7 +16,9 @@ It also exits when the process that started it goes away, so a test run never le
 and it can inject faults for the reliability tests: POST /_rig/faults with
 [{"operation": "RevokeSecurityGroupIngress", "times": 2, "status": 400, "code": "RequestLimitExceeded"}]
 answers the next 2 calls of that query-protocol operation (EC2, SNS, STS) with that error instead of
-passing them to moto; "times": -1 means every call. GET /_rig/faults tells how many calls each fault answered.
+passing them to moto; "times": -1 means every call. S3's ACL writes (PutBucketAcl, PutObjectAcl: a PUT
+with the `acl` sub-resource, path-style) can be failed the same way, for what moto does not model, such as
+a bucket whose Object Ownership disables ACLs (AccessControlListNotSupported). GET /_rig/faults tells how many calls each fault answered.
 Usage: python tools/moto_server.py [moto_server arguments, e.g. -H 127.0.0.1 -p 5000]
 """
 
@@ -82,8 +84,21 @@ def _query_request(environ):
     return form.get("Action", [None])[0], form
 
 
+def _s3_acl_write(environ):
+    """PutBucketAcl or PutObjectAcl for a path-style `PUT /bucket[/key]?acl`, else None."""
+    if environ.get("REQUEST_METHOD") != "PUT":
+        return None
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if "acl" not in query:
+        return None
+    path = environ.get("PATH_INFO", "").strip("/")
+    return "PutObjectAcl" if "/" in path else "PutBucketAcl"
+
+
 def _error_body(fault, action, form):
     code, message = fault["code"], fault.get("message", "injected by the test rig")
+    if action in ("PutBucketAcl", "PutObjectAcl"):  # S3's REST error shape
+        return f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>rig-{action}</RequestId></Error>"
     if form.get("Version") == ["2016-11-15"]:  # EC2's own error shape
         return (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error>"
                 f"</Errors><RequestID>rig-{action}</RequestID></Response>")
@@ -107,6 +122,7 @@ def _dispatch_with_faults(self, environ, start_response):
             _faults.clear()
     if _faults:
         action, form = _query_request(environ)
+        action = action or _s3_acl_write(environ)
         with _faults_lock:
             fault = next((f for f in _faults if f["operation"] == action and f["times"] != 0), None)
             if fault is not None:

@@ -119,7 +119,8 @@ impl MotoServer {
             .collect()
     }
 
-    /// Answers the next calls of query-protocol operations (EC2, SNS, STS) with errors instead of
+    /// Answers the next calls of query-protocol operations (EC2, SNS, STS) and of S3's ACL writes
+    /// (`PutBucketAcl`, `PutObjectAcl`) with errors instead of
     /// passing them to moto, e.g. `[{"operation": "StopInstances", "times": 2, "status": 503,
     /// "code": "RequestLimitExceeded"}]` (`"times": -1`: every call). Replaces earlier faults;
     /// a reset clears them. Done by the rig's launcher, tools/moto_server.py.

@@ -906,3 +906,34 @@ async fn a_multipart_upload_started_public_is_neutralised_by_ignore_public_acls(
         .await;
     assert_eq!(again.response()["results"][0]["outcome"], "compliant");
 }
+
+/// moto does not enforce Object Ownership; the rig answers the ACL write as S3 does on a bucket whose
+/// ACLs are disabled (S3 User Guide, "Controlling ownership of objects and disabling ACLs").
+#[tokio::test]
+async fn a_bucket_whose_acls_are_disabled_is_told_so_and_still_blocked() {
+    let world = World::new().await;
+    s3state::create_public_bucket(&world.aws.s3, &world.bucket).await;
+    world.moto.server().inject_faults(json!([{
+        "operation": "PutBucketAcl", "times": -1, "status": 400,
+        "code": "AccessControlListNotSupported", "message": "The bucket does not allow ACLs"
+    }]));
+    let mut function = world.function(&[]).await;
+    let invocation = function
+        .invoke(&world.event("put-bucket-acl-allusers-read.json"))
+        .await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    assert_eq!(
+        s3state::block_public_access(&world.aws.s3, &world.bucket).await,
+        Some([true; 4]),
+        "IgnorePublicAcls makes whatever the ACL says irrelevant"
+    );
+    let notes = world.inbox.drain().await;
+    let changes = notes[0].document["changes"].as_array().unwrap().clone();
+    assert!(
+        changes[0].as_str().unwrap().starts_with("ACLs are disabled on the bucket"),
+        "{changes:?}"
+    );
+    assert_eq!(changes[1], "enabled Block Public Access (all four settings)");
+    let hits = world.moto.server().fault_hits();
+    assert_eq!(hits.get("PutBucketAcl"), Some(&1), "{hits:?}");
+}

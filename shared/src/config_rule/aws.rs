@@ -20,6 +20,7 @@ pub const IAM_ACTIONS: &[&str] = &[
     "s3:GetBucketPolicy",
     "s3:GetBucketPolicyStatus",
     "s3:GetBucketPublicAccessBlock",
+    "s3:GetAccountPublicAccessBlock",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSecurityGroupRules",
     "ec2:DescribeInstances",

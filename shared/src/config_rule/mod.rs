@@ -232,8 +232,7 @@ impl ConfigRule {
                 )
             }
             "ScheduledNotification" => {
-                self.evaluate_all(&scope, &trigger.region, &notified, now)
-                    .await?
+                self.evaluate_all(&scope, trigger, &notified, now).await?
             }
             // Config also sends other message types (e.g. ConfigurationSnapshotDeliveryCompleted);
             // they name nothing to evaluate, and failing would only make Lambda retry them.
@@ -292,6 +291,10 @@ impl ConfigRule {
                 Err(err) if err.is_not_found() => Ok(gone(&err)),
                 Err(err) => Err(err),
             },
+            ACCOUNT_BLOCK => {
+                let current = self.s3.account_public_access_block(resource_id).await?;
+                Ok(account_verdict(current.as_ref(), settings))
+            }
             BUCKET => match self.bucket_state(resource_id).await {
                 Ok((state, tag_keys)) => Ok(bucket_verdict(&tag_keys, &state, settings)),
                 Err(err) if err.is_not_found() => Ok(gone(&err)),
@@ -321,13 +324,19 @@ impl ConfigRule {
     async fn evaluate_all(
         &self,
         scope: &RuleScope,
-        region: &str,
+        trigger: &Trigger,
         notified: &str,
         now: OffsetDateTime,
     ) -> Result<(Vec<Evaluation>, Vec<String>), AwsError> {
+        let (region, account) = (trigger.region.as_str(), trigger.account.as_str());
         let settings = &scope.settings;
         let mut evaluations = Vec::new();
         let mut unreadable = Vec::new();
+        if scope.resource_types.contains(&ACCOUNT_BLOCK) && !account.is_empty() {
+            let current = self.s3.account_public_access_block(account).await?;
+            let verdict = account_verdict(current.as_ref(), settings);
+            evaluations.push(Evaluation::new(ACCOUNT_BLOCK, account, verdict, notified));
+        }
         if scope.resource_types.contains(&SECURITY_GROUP) {
             for (group_id, state) in self.groups.all_groups().await? {
                 let verdict = security_group_verdict(&state.tag_keys, &state.ingress, settings);

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::policy::RESOURCE_TYPES;
+use super::policy::{DEFAULT_RESOURCE_TYPES, RESOURCE_TYPES};
 use crate::config::{parse_required_tags, PortSet, Settings};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub struct RuleScope {
 pub fn rule_scope(defaults: &Settings, parameters: &Value) -> Result<RuleScope, ParameterError> {
     let mut scope = RuleScope {
         settings: defaults.clone(),
-        resource_types: RESOURCE_TYPES.to_vec(),
+        resource_types: DEFAULT_RESOURCE_TYPES.to_vec(),
     };
     let Some(parameters) = parameters.as_object() else {
         return Ok(scope);

@@ -12,8 +12,9 @@ use crate::instance::item::instance_from_item;
 use crate::instance::{
     plan_instance, problems_text, required_tags_text, InstanceAction, InstanceState,
 };
-use crate::s3::item::bucket_state_from_item;
-use crate::s3::{plan_bucket, BucketState};
+use crate::config::BlockPublicAccessMode;
+use crate::s3::item::{account_block_from_item, bucket_state_from_item};
+use crate::s3::{plan_account, plan_bucket, BlockPublicAccess, BucketState};
 use crate::security_group::item::rules_from_item;
 use crate::security_group::{plan_group, IngressRule};
 use crate::shape::{config_item_tags, str_field};
@@ -21,7 +22,13 @@ use crate::shape::{config_item_tags, str_field};
 pub const BUCKET: &str = "AWS::S3::Bucket";
 pub const SECURITY_GROUP: &str = "AWS::EC2::SecurityGroup";
 pub const INSTANCE: &str = "AWS::EC2::Instance";
-pub const RESOURCE_TYPES: [&str; 3] = [BUCKET, SECURITY_GROUP, INSTANCE];
+/// The account's own S3 Block Public Access settings (resource id: the account id).
+pub const ACCOUNT_BLOCK: &str = "AWS::S3::AccountPublicAccessBlock";
+/// Every type the rule can evaluate (`resourceTypes` may name any of them).
+pub const RESOURCE_TYPES: [&str; 4] = [BUCKET, SECURITY_GROUP, INSTANCE, ACCOUNT_BLOCK];
+/// What a rule without `resourceTypes` evaluates: the three resources the remediations fix. The
+/// account-level settings are opted into, since they are a finding only with `BLOCK_PUBLIC_ACCESS=always`.
+pub const DEFAULT_RESOURCE_TYPES: [&str; 3] = [BUCKET, SECURITY_GROUP, INSTANCE];
 
 /// Config's limit on an annotation's length, in characters.
 const ANNOTATION_LIMIT: usize = 256;
@@ -95,6 +102,24 @@ pub fn bucket_verdict(tag_keys: &[String], state: &BucketState, settings: &Setti
     }
     let finding = plan.reason();
     exempt(settings, tag_keys, &finding).unwrap_or((Compliance::NonCompliant, finding))
+}
+
+/// What `s3-public-access` would do about the account's own settings: under `always`, all four on.
+pub fn account_verdict(current: Option<&BlockPublicAccess>, settings: &Settings) -> Verdict {
+    if settings.block_public_access != BlockPublicAccessMode::Always {
+        return (
+            Compliance::NotApplicable,
+            "account-level Block Public Access is required only with BLOCK_PUBLIC_ACCESS=always"
+                .to_string(),
+        );
+    }
+    match plan_account(current, settings) {
+        Some(finding) => (Compliance::NonCompliant, finding),
+        None => (
+            Compliance::Compliant,
+            "account-level Block Public Access is on (all four settings)".to_string(),
+        ),
+    }
 }
 
 /// What `untagged-instance` would stop (or mark). Instances that are not pending or running are
@@ -201,6 +226,7 @@ pub fn evaluate_item(item: &Value, scope: &RuleScope, now: OffsetDateTime) -> Op
     evaluation(match resource_type {
         SECURITY_GROUP => security_group_verdict(&tag_keys, &rules_from_item(item), settings),
         BUCKET => bucket_verdict(&tag_keys, &bucket_state_from_item(item), settings),
+        ACCOUNT_BLOCK => account_verdict(account_block_from_item(item).as_ref(), settings),
         _ => instance_verdict(&instance_from_item(item, resource_id), settings, now),
     })
 }

@@ -200,6 +200,54 @@ fn a_bucket_item_is_judged_from_its_acl() {
 }
 
 #[test]
+fn a_bucket_item_is_judged_by_its_policy_too() {
+    let mut bucket = item("configuration-item-change-s3-bucket.json");
+    let mut acl: Value = serde_json::from_str(
+        bucket["supplementaryConfiguration"]["AccessControlList"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    acl["grantList"].as_array_mut().unwrap().truncate(1);
+    bucket["supplementaryConfiguration"]["AccessControlList"] = Value::String(acl.to_string());
+    let public = r#"{"Version":"2012-10-17","Statement":[{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#;
+    bucket["supplementaryConfiguration"]["BucketPolicy"] = json!({ "policyText": public });
+    let evaluation = evaluate_item(&bucket, &scope(), now()).unwrap();
+    assert_eq!(evaluation.compliance, Compliance::NonCompliant);
+    assert!(evaluation.annotation.contains("\"PublicRead\""), "{}", evaluation.annotation);
+
+    // Cut off by the bucket's RestrictPublicBuckets, or fixed to one VPC endpoint: fine.
+    let mut restricted = bucket.clone();
+    restricted["supplementaryConfiguration"]["PublicAccessBlockConfiguration"]["restrictPublicBuckets"] = json!(true);
+    assert_eq!(evaluate_item(&restricted, &scope(), now()).unwrap().compliance, Compliance::Compliant);
+    let vpce = public.replace(r#""Resource":"*""#, r#""Resource":"*","Condition":{"StringEquals":{"aws:SourceVpce":"vpce-1a2b3c4d"}}"#);
+    bucket["supplementaryConfiguration"]["BucketPolicy"] = json!({ "policyText": vpce });
+    assert_eq!(evaluate_item(&bucket, &scope(), now()).unwrap().compliance, Compliance::Compliant);
+}
+
+#[test]
+fn the_account_settings_are_judged_only_under_always_and_only_when_asked_for() {
+    let account = |configuration: Value| {
+        json!({"resourceType": ACCOUNT_BLOCK, "resourceId": "123456789012", "configurationItemStatus": "OK",
+               "configurationItemCaptureTime": "2026-03-14T10:02:55.300Z", "configuration": configuration})
+    };
+    let off = account(json!({"blockPublicAcls": true, "ignorePublicAcls": true, "blockPublicPolicy": false, "restrictPublicBuckets": false}));
+    let on = account(json!({"blockPublicAcls": true, "ignorePublicAcls": true, "blockPublicPolicy": true, "restrictPublicBuckets": true}));
+    assert!(!scope().resource_types.contains(&ACCOUNT_BLOCK), "opted into, not default");
+    let always = |mode| {
+        let settings = Settings { block_public_access: mode, ..Settings::default() };
+        rule_scope(&settings, &json!({"resourceTypes": ACCOUNT_BLOCK})).unwrap()
+    };
+    let strict = always(crate::config::BlockPublicAccessMode::Always);
+    let evaluation = evaluate_item(&off, &strict, now()).unwrap();
+    assert_eq!(evaluation.compliance, Compliance::NonCompliant);
+    assert!(evaluation.annotation.contains("BlockPublicPolicy, RestrictPublicBuckets"), "{}", evaluation.annotation);
+    assert_eq!(evaluate_item(&on, &strict, now()).unwrap().compliance, Compliance::Compliant);
+    let lenient = always(crate::config::BlockPublicAccessMode::WhenExposed);
+    assert_eq!(evaluate_item(&off, &lenient, now()).unwrap().compliance, Compliance::NotApplicable);
+}
+
+#[test]
 fn an_instance_item_is_judged_from_its_tags_and_state() {
     let instance = item("configuration-item-change-instance.json");
     let evaluation = evaluate_item(&instance, &scope(), now()).unwrap();

@@ -87,3 +87,20 @@ fn config_grant(entry: &Value) -> Option<Grant> {
         }
     })
 }
+
+/// An `AWS::S3::AccountPublicAccessBlock` item's `configuration` (`blockPublicAcls`, ...); `None` when
+/// the item carries none.
+pub fn account_block_from_item(item: &Value) -> Option<BlockPublicAccess> {
+    let configuration = match item.get("configuration") {
+        Some(Value::String(text)) => serde_json::from_str(text).ok()?,
+        Some(other @ Value::Object(_)) => other.clone(),
+        _ => return None,
+    };
+    let flag = |name: &str| configuration.get(name).and_then(Value::as_bool) == Some(true);
+    Some(BlockPublicAccess {
+        block_public_acls: flag("blockPublicAcls"),
+        ignore_public_acls: flag("ignorePublicAcls"),
+        block_public_policy: flag("blockPublicPolicy"),
+        restrict_public_buckets: flag("restrictPublicBuckets"),
+    })
+}
