@@ -930,10 +930,16 @@ async fn a_bucket_whose_acls_are_disabled_is_told_so_and_still_blocked() {
     let notes = world.inbox.drain().await;
     let changes = notes[0].document["changes"].as_array().unwrap().clone();
     assert!(
-        changes[0].as_str().unwrap().starts_with("ACLs are disabled on the bucket"),
+        changes[0]
+            .as_str()
+            .unwrap()
+            .starts_with("ACLs are disabled on the bucket"),
         "{changes:?}"
     );
-    assert_eq!(changes[1], "enabled Block Public Access (all four settings)");
+    assert_eq!(
+        changes[1],
+        "enabled Block Public Access (all four settings)"
+    );
     let hits = world.moto.server().fault_hits();
     assert_eq!(hits.get("PutBucketAcl"), Some(&1), "{hits:?}");
 }

@@ -231,9 +231,7 @@ impl ConfigRule {
                     Vec::new(),
                 )
             }
-            "ScheduledNotification" => {
-                self.evaluate_all(&scope, trigger, &notified, now).await?
-            }
+            "ScheduledNotification" => self.evaluate_all(&scope, trigger, &notified, now).await?,
             // Config also sends other message types (e.g. ConfigurationSnapshotDeliveryCompleted);
             // they name nothing to evaluate, and failing would only make Lambda retry them.
             other => {

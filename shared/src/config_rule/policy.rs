@@ -7,12 +7,12 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::parameters::RuleScope;
+use crate::config::BlockPublicAccessMode;
 use crate::config::Settings;
 use crate::instance::item::instance_from_item;
 use crate::instance::{
     plan_instance, problems_text, required_tags_text, InstanceAction, InstanceState,
 };
-use crate::config::BlockPublicAccessMode;
 use crate::s3::item::{account_block_from_item, bucket_state_from_item};
 use crate::s3::{plan_account, plan_bucket, BlockPublicAccess, BucketState};
 use crate::security_group::item::rules_from_item;

@@ -214,15 +214,31 @@ fn a_bucket_item_is_judged_by_its_policy_too() {
     bucket["supplementaryConfiguration"]["BucketPolicy"] = json!({ "policyText": public });
     let evaluation = evaluate_item(&bucket, &scope(), now()).unwrap();
     assert_eq!(evaluation.compliance, Compliance::NonCompliant);
-    assert!(evaluation.annotation.contains("\"PublicRead\""), "{}", evaluation.annotation);
+    assert!(
+        evaluation.annotation.contains("\"PublicRead\""),
+        "{}",
+        evaluation.annotation
+    );
 
     // Cut off by the bucket's RestrictPublicBuckets, or fixed to one VPC endpoint: fine.
     let mut restricted = bucket.clone();
-    restricted["supplementaryConfiguration"]["PublicAccessBlockConfiguration"]["restrictPublicBuckets"] = json!(true);
-    assert_eq!(evaluate_item(&restricted, &scope(), now()).unwrap().compliance, Compliance::Compliant);
-    let vpce = public.replace(r#""Resource":"*""#, r#""Resource":"*","Condition":{"StringEquals":{"aws:SourceVpce":"vpce-1a2b3c4d"}}"#);
+    restricted["supplementaryConfiguration"]["PublicAccessBlockConfiguration"]
+        ["restrictPublicBuckets"] = json!(true);
+    assert_eq!(
+        evaluate_item(&restricted, &scope(), now())
+            .unwrap()
+            .compliance,
+        Compliance::Compliant
+    );
+    let vpce = public.replace(
+        r#""Resource":"*""#,
+        r#""Resource":"*","Condition":{"StringEquals":{"aws:SourceVpce":"vpce-1a2b3c4d"}}"#,
+    );
     bucket["supplementaryConfiguration"]["BucketPolicy"] = json!({ "policyText": vpce });
-    assert_eq!(evaluate_item(&bucket, &scope(), now()).unwrap().compliance, Compliance::Compliant);
+    assert_eq!(
+        evaluate_item(&bucket, &scope(), now()).unwrap().compliance,
+        Compliance::Compliant
+    );
 }
 
 #[test]
@@ -231,20 +247,42 @@ fn the_account_settings_are_judged_only_under_always_and_only_when_asked_for() {
         json!({"resourceType": ACCOUNT_BLOCK, "resourceId": "123456789012", "configurationItemStatus": "OK",
                "configurationItemCaptureTime": "2026-03-14T10:02:55.300Z", "configuration": configuration})
     };
-    let off = account(json!({"blockPublicAcls": true, "ignorePublicAcls": true, "blockPublicPolicy": false, "restrictPublicBuckets": false}));
-    let on = account(json!({"blockPublicAcls": true, "ignorePublicAcls": true, "blockPublicPolicy": true, "restrictPublicBuckets": true}));
-    assert!(!scope().resource_types.contains(&ACCOUNT_BLOCK), "opted into, not default");
+    let off = account(
+        json!({"blockPublicAcls": true, "ignorePublicAcls": true, "blockPublicPolicy": false, "restrictPublicBuckets": false}),
+    );
+    let on = account(
+        json!({"blockPublicAcls": true, "ignorePublicAcls": true, "blockPublicPolicy": true, "restrictPublicBuckets": true}),
+    );
+    assert!(
+        !scope().resource_types.contains(&ACCOUNT_BLOCK),
+        "opted into, not default"
+    );
     let always = |mode| {
-        let settings = Settings { block_public_access: mode, ..Settings::default() };
+        let settings = Settings {
+            block_public_access: mode,
+            ..Settings::default()
+        };
         rule_scope(&settings, &json!({"resourceTypes": ACCOUNT_BLOCK})).unwrap()
     };
     let strict = always(crate::config::BlockPublicAccessMode::Always);
     let evaluation = evaluate_item(&off, &strict, now()).unwrap();
     assert_eq!(evaluation.compliance, Compliance::NonCompliant);
-    assert!(evaluation.annotation.contains("BlockPublicPolicy, RestrictPublicBuckets"), "{}", evaluation.annotation);
-    assert_eq!(evaluate_item(&on, &strict, now()).unwrap().compliance, Compliance::Compliant);
+    assert!(
+        evaluation
+            .annotation
+            .contains("BlockPublicPolicy, RestrictPublicBuckets"),
+        "{}",
+        evaluation.annotation
+    );
+    assert_eq!(
+        evaluate_item(&on, &strict, now()).unwrap().compliance,
+        Compliance::Compliant
+    );
     let lenient = always(crate::config::BlockPublicAccessMode::WhenExposed);
-    assert_eq!(evaluate_item(&off, &lenient, now()).unwrap().compliance, Compliance::NotApplicable);
+    assert_eq!(
+        evaluate_item(&off, &lenient, now()).unwrap().compliance,
+        Compliance::NotApplicable
+    );
 }
 
 #[test]
