@@ -69,7 +69,7 @@ fn parameters_override_the_settings_and_unknown_keys_are_ignored() {
         &json!({"myParameterKey": "myParameterValue"}),
     )
     .unwrap();
-    assert_eq!(all.resource_types, RESOURCE_TYPES);
+    assert_eq!(all.resource_types, DEFAULT_RESOURCE_TYPES);
     assert_eq!(all.settings, Settings::default());
     let empty_ports = rule_scope(&Settings::default(), &json!({"allowedPublicPorts": ""})).unwrap();
     assert!(empty_ports
