@@ -67,6 +67,10 @@ async fn show_state(aws: &Aws, owner: &str) {
         owner,
     );
     let policy = s3state::bucket_policy(&aws.s3, POLICY_BUCKET).await;
+    let cut_off = matches!(
+        s3state::block_public_access(&aws.s3, POLICY_BUCKET).await,
+        Some([_, _, _, true])
+    );
     let statements: Vec<String> = policy
         .as_deref()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
@@ -74,10 +78,10 @@ async fn show_state(aws: &Aws, owner: &str) {
         .unwrap_or_default()
         .iter()
         .map(|s| {
-            let public = if s["Principal"] == "*" {
-                "   <- anyone on the internet"
-            } else {
-                ""
+            let public = match (s["Principal"] == "*", cut_off) {
+                (true, false) => "   <- anyone on the internet",
+                (true, true) => "   (cut off by RestrictPublicBuckets)",
+                _ => "",
             };
             format!(
                 "{} ({}){public}",
