@@ -111,22 +111,15 @@ impl S3PublicAccess {
                 Err(err) => return failed(err, done),
             }
         }
-        let policy_changes: Vec<String> = plan
-            .changes()
-            .into_iter()
-            .filter(|c| {
-                c.starts_with("removed policy") || c.starts_with("deleted the bucket policy")
-            })
-            .collect();
         match &plan.policy_rewrite {
             Some(PolicyRewrite::Put(text)) => {
                 match self.actions.put_bucket_policy(bucket, text).await {
-                    Ok(()) => done.extend(policy_changes),
+                    Ok(()) => done.extend(plan.policy_changes()),
                     Err(err) => return failed(err, done),
                 }
             }
             Some(PolicyRewrite::Delete) => match self.actions.delete_bucket_policy(bucket).await {
-                Ok(()) => done.extend(policy_changes),
+                Ok(()) => done.extend(plan.policy_changes()),
                 Err(err) => return failed(err, done),
             },
             None => {}

@@ -340,21 +340,26 @@ impl BucketPlan {
     /// The changes, in the order they are made: ACL, policy, Block Public Access.
     pub fn changes(&self) -> Vec<String> {
         let mut changes = self.acl.changes();
-        match (&self.policy_rewrite, &self.public_policy) {
-            (Some(PolicyRewrite::Put(_)), Some(policy)) => changes.extend(
-                policy
-                    .statements
-                    .iter()
-                    .map(|s| format!("removed policy {}", s.describe())),
-            ),
-            (Some(PolicyRewrite::Delete), _) => changes
-                .push("deleted the bucket policy (every statement in it was public)".to_string()),
-            _ => {}
-        }
+        changes.extend(self.policy_changes());
         if self.enable_block_public_access {
             changes.push(BLOCK_PUBLIC_ACCESS_CHANGE.to_string());
         }
         changes
+    }
+
+    /// What the policy rewrite changes: each statement taken out, or the whole policy deleted.
+    pub fn policy_changes(&self) -> Vec<String> {
+        match (&self.policy_rewrite, &self.public_policy) {
+            (Some(PolicyRewrite::Put(_)), Some(policy)) => policy
+                .statements
+                .iter()
+                .map(|s| format!("removed policy {}", s.describe()))
+                .collect(),
+            (Some(PolicyRewrite::Delete), _) => {
+                vec!["deleted the bucket policy (every statement in it was public)".to_string()]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Why the settings leave the bucket public, when they do: nothing planned ends the exposure.
