@@ -677,6 +677,54 @@ async fn a_bucket_public_by_its_policy_is_blocked_and_the_statement_named_policy
     assert!(world.inbox.drain().await.is_empty());
 }
 
+/// The case that used to end `compliant` silently: a bucket public through its policy, reached by every
+/// bucket-level trigger there is (and the sweep).
+#[tokio::test]
+async fn every_bucket_trigger_closes_a_bucket_public_by_its_policy() {
+    let world = World::new().await;
+    let mut function = world.function(&[]).await;
+    let files = [
+        "put-bucket-policy-public.json",
+        "put-bucket-acl-canned-public-read.json",
+        "create-bucket-public-read.json",
+        "put-bucket-public-access-block-disabled.json",
+        "delete-bucket-public-access-block.json",
+        "config-s3-bucket-public-read-prohibited.json",
+        "guardduty-s3-bucket-anonymous-access-granted.json",
+        "guardduty-s3-bucket-block-public-access-disabled.json",
+        "cloudtrail-put-bucket-acl-via-sns.json",
+        "scheduled-sweep.json",
+    ];
+    for file in files {
+        let bucket = unique("policy-trigger");
+        s3state::create_private_bucket(&world.aws.s3, &bucket).await;
+        let policy = s3state::policy_with(&bucket, &s3state::public_read_statement(&bucket));
+        s3state::put_bucket_policy(&world.aws.s3, &bucket, &policy).await;
+        let payload = event(&format!("{FUNCTION}/{file}"), &[(SAMPLE_BUCKET, &bucket)]);
+        let invocation = function.invoke(&payload).await;
+        let response = invocation.response();
+        let result = response["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource_id"] == bucket.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("{file}: {bucket} not checked: {response}"));
+        assert_eq!(result["outcome"], "remediated", "{file}: {result}");
+        assert_eq!(
+            s3state::block_public_access(&world.aws.s3, &bucket).await,
+            Some([true; 4]),
+            "{file}"
+        );
+    }
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), files.len(), "one message per bucket closed");
+    assert!(notes.iter().all(|n| n.document["reason"]
+        .as_str()
+        .unwrap()
+        .contains("\"PublicRead\"")));
+}
+
 #[tokio::test]
 async fn remove_rewrites_the_policy_without_its_public_statement_and_keeps_the_partner_exactly() {
     let world = World::new().await;
