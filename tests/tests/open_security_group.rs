@@ -417,3 +417,44 @@ async fn its_own_reauthorization_is_recognised_by_role_and_ignored() {
     );
     assert!(world.ingress().await.is_empty());
 }
+
+/// The internet in pieces (`0.0.0.0/1` + `128.0.0.0/1`, `2000::/3`) is revoked like `0.0.0.0/0`, the
+/// allowed ports re-opened from the same pieces; a partner's `/24`, `10.0.0.0/8` and unique-local IPv6
+/// stay exactly as they were.
+#[tokio::test]
+async fn the_internet_in_pieces_is_closed_and_narrow_sources_stay() {
+    let world = World::new().await;
+    let ec2 = &world.aws.ec2;
+    open(ec2, &world.group, "tcp", 0, 65535, "0.0.0.0/1").await;
+    open(ec2, &world.group, "tcp", 0, 65535, "128.0.0.0/1").await;
+    open(ec2, &world.group, "tcp", 3389, 3389, "2000::/3").await;
+    open(ec2, &world.group, "tcp", 22, 22, "203.0.113.0/24").await;
+    open(ec2, &world.group, "tcp", 5432, 5432, "10.0.0.0/8").await;
+    open(ec2, &world.group, "tcp", 22, 22, "fc00::/7").await;
+
+    let mut function = world.function(&[]).await;
+    let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
+    assert_eq!(
+        invocation.response()["summary"]["remediated"],
+        1,
+        "{}",
+        invocation.response()
+    );
+    assert_eq!(
+        world.ingress().await,
+        lines(&[
+            "tcp 22-22 203.0.113.0/24",
+            "tcp 5432-5432 10.0.0.0/8",
+            "tcp 22-22 fc00::/7",
+            "tcp 80-80 0.0.0.0/1",
+            "tcp 443-443 0.0.0.0/1",
+            "tcp 80-80 128.0.0.0/1",
+            "tcp 443-443 128.0.0.0/1",
+        ])
+    );
+    let notes = world.inbox.drain().await;
+    let changes = notes[0].document["changes"].to_string();
+    for piece in ["0.0.0.0/1", "128.0.0.0/1", "2000::/3"] {
+        assert!(changes.contains(&format!("from {piece}")), "{changes}");
+    }
+}

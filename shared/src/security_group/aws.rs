@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, SecurityGroupRule};
 
-use super::policy::{GroupState, IngressRule, Reopen, RuleSource, ANY_IPV4, ANY_IPV6};
+use super::policy::{GroupState, IngressRule, Reopen, RuleSource};
 use crate::error::AwsError;
 
 /// The IAM actions behind every EC2 call in this file (checked against the code and the template).
@@ -166,17 +166,17 @@ impl SecurityGroupActions {
                 .ip_protocol("tcp")
                 .from_port(i32::from(*reopen.ports.start()))
                 .to_port(i32::from(*reopen.ports.end()));
-            if reopen.cidr == ANY_IPV6 {
+            if reopen.is_ipv6() {
                 permission.ipv6_ranges(
                     Ipv6Range::builder()
-                        .cidr_ipv6(ANY_IPV6)
+                        .cidr_ipv6(&reopen.cidr)
                         .description(reopen.description())
                         .build(),
                 )
             } else {
                 permission.ip_ranges(
                     IpRange::builder()
-                        .cidr_ip(ANY_IPV4)
+                        .cidr_ip(&reopen.cidr)
                         .description(reopen.description())
                         .build(),
                 )

@@ -1,13 +1,17 @@
 //! The security group rule, pure: which ingress rules open the group to the internet beyond the
 //! allowed ports, and what the fix revokes and re-opens.
 //!
-//! Wrong: an ingress rule from `0.0.0.0/0` or `::/0` that reaches any port outside
-//! `ALLOWED_PUBLIC_PORTS` (TCP). Protocol `-1` reaches everything; public UDP, ICMP and other protocols
-//! are always wrong. Rules from other CIDRs, prefix lists or other groups are never touched, nor egress.
-//! Fix: revoke the rule by its id; when it also covered allowed ports, authorize just those ports
-//! publicly again (same address family), first, so web traffic never stops. An exempt group is left alone.
+//! Wrong: an ingress rule from the internet that reaches any port outside `ALLOWED_PUBLIC_PORTS` (TCP).
+//! The internet is `0.0.0.0/0` and `::/0`, and also the internet in pieces: an IPv4 source of `/7` or
+//! wider (`0.0.0.0/1` + `128.0.0.0/1`), an IPv6 source of `/15` or wider outside the unique-local
+//! `fc00::/7`. Protocol `-1` reaches everything; public UDP, ICMP and other protocols are always wrong.
+//! Rules from narrower CIDRs (`10.0.0.0/8`, a partner's `/24`), prefix lists or other groups are never
+//! touched, nor egress.
+//! Fix: revoke the rule by its id; when it also covered allowed ports, authorize just those ports again
+//! from the same source, first, so web traffic never stops. An exempt group is left alone.
 
 use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::RangeInclusive;
 
 use crate::config::{PortSet, Settings};
@@ -16,6 +20,33 @@ use crate::outcome::Severity;
 pub const ANY_IPV4: &str = "0.0.0.0/0";
 pub const ANY_IPV6: &str = "::/0";
 const ALL_PORTS: RangeInclusive<u16> = 0..=65535;
+/// The widest IPv4 prefix that is still a "piece" of the internet: `/7` or wider counts as the internet.
+const WIDEST_IPV4_PIECE: u8 = 7;
+/// The same line for IPv6: `/15` or wider (outside the unique-local `fc00::/7`).
+const WIDEST_IPV6_PIECE: u8 = 15;
+
+/// Whether a CIDR opens to the internet: the two "anywhere" CIDRs, or a piece of the internet wide
+/// enough to count as it (IPv4 `/7` or wider; IPv6 `/15` or wider, unless unique-local `fc00::/7`).
+/// An unreadable CIDR is not judged (EC2 stores only valid ones).
+pub fn is_internet_wide(cidr: &str) -> bool {
+    let cidr = cidr.trim();
+    let Some((address, prefix)) = cidr.split_once('/') else {
+        return false;
+    };
+    let Ok(prefix) = prefix.parse::<u8>() else {
+        return false;
+    };
+    if address.parse::<Ipv4Addr>().is_ok() {
+        return prefix <= WIDEST_IPV4_PIECE;
+    }
+    match address.parse::<Ipv6Addr>() {
+        Ok(v6) => {
+            let unique_local = prefix >= 7 && (v6.octets()[0] & 0xfe) == 0xfc;
+            prefix <= WIDEST_IPV6_PIECE && !unique_local
+        }
+        Err(_) => false,
+    }
+}
 
 /// A group's current state: its tag keys (for the exemption), and its ingress rules.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,11 +97,12 @@ fn protocol_of(text: &str) -> Protocol {
 }
 
 impl IngressRule {
-    /// The CIDR when the rule is open to the whole internet.
-    pub fn public_cidr(&self) -> Option<&'static str> {
+    /// The CIDR when the rule is open to the internet (whole, or in a piece wide enough to count).
+    pub fn public_cidr(&self) -> Option<&str> {
         match &self.source {
-            RuleSource::Ipv4(cidr) if cidr.trim() == ANY_IPV4 => Some(ANY_IPV4),
-            RuleSource::Ipv6(cidr) if cidr.trim() == ANY_IPV6 => Some(ANY_IPV6),
+            RuleSource::Ipv4(cidr) | RuleSource::Ipv6(cidr) if is_internet_wide(cidr) => {
+                Some(cidr.trim())
+            }
             _ => None,
         }
     }
@@ -205,16 +237,21 @@ fn subtract(range: RangeInclusive<u16>, taken: &[RangeInclusive<u16>]) -> Vec<Ra
     pieces
 }
 
-/// Allowed TCP ports to open again to the internet after revoking a broader rule.
+/// Allowed TCP ports to open again, from the same source, after revoking a broader rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reopen {
-    pub cidr: &'static str,
+    /// The revoked rule's own CIDR (`0.0.0.0/0`, `::/0`, or a piece such as `0.0.0.0/1`).
+    pub cidr: String,
     pub ports: RangeInclusive<u16>,
     /// The rule whose revocation made this necessary.
     pub replaces: String,
 }
 
 impl Reopen {
+    pub fn is_ipv6(&self) -> bool {
+        self.cidr.contains(':')
+    }
+
     /// The rule description AWS stores (allowed characters only: no quotes or angle brackets).
     pub fn description(&self) -> String {
         format!(
@@ -315,7 +352,7 @@ pub fn plan_group(rules: &[IngressRule], allowed: &PortSet, focus_ports: &[u16])
         for wanted in allowed_within(allowed, &tcp) {
             for ports in subtract(wanted, &taken) {
                 reopen.push(Reopen {
-                    cidr,
+                    cidr: cidr.to_string(),
                     ports,
                     replaces: rule.rule_id.clone(),
                 });

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::policy::{GroupState, ANY_IPV4, ANY_IPV6};
+use super::policy::{is_internet_wide, GroupState};
 use crate::invocation::Unrelated;
 use crate::shape::{ec2_items, str_field};
 use crate::trigger::{ApiCall, Trigger, TriggerEvent};
@@ -144,7 +144,7 @@ fn group_from_request_or_response(call: &ApiCall) -> Option<String> {
 /// Both request shapes: `ipPermissions.items[]` and the legacy top-level `cidrIp`.
 /// Requests without any CIDR at all (unknown shapes) count as possibly public: re-reading is cheap.
 fn request_opens_to_internet(request: &Value) -> bool {
-    let is_public = |v: Option<&str>| matches!(v.map(str::trim), Some(ANY_IPV4) | Some(ANY_IPV6));
+    let is_public = |v: Option<&str>| v.is_some_and(is_internet_wide);
     if is_public(str_field(request, "cidrIp")) || is_public(str_field(request, "cidrIpv6")) {
         return true;
     }
@@ -166,7 +166,7 @@ fn response_opens_to_internet(response: &Value) -> bool {
     ec2_items(response.get("securityGroupRuleSet"))
         .iter()
         .any(|r| {
-            matches!(str_field(r, "cidrIpv4"), Some(ANY_IPV4))
-                || matches!(str_field(r, "cidrIpv6"), Some(ANY_IPV6))
+            str_field(r, "cidrIpv4").is_some_and(is_internet_wide)
+                || str_field(r, "cidrIpv6").is_some_and(is_internet_wide)
         })
 }

@@ -54,7 +54,7 @@ fn rules_that_must_stay_untouched() {
         v4("private", "tcp", 22, 22, "10.0.0.0/8"),
         v4("https", "tcp", 443, 443, ANY_IPV4),
         v6("http6", "tcp", 80, 80, ANY_IPV6),
-        v4("almost", "tcp", 22, 22, "0.0.0.0/1"),
+        v4("partner", "tcp", 22, 22, "203.0.113.0/24"),
         IngressRule {
             source: RuleSource::Other("pl-0123456789abcdef0".into()),
             ..v4("prefix", "-1", -1, -1, "")
@@ -183,13 +183,68 @@ fn a_finding_about_port_22_fixes_only_rules_reaching_22() {
     );
 }
 
+#[test]
+fn the_internet_in_pieces_counts_and_narrow_or_private_ranges_do_not() {
+    for wide in [
+        "0.0.0.0/0",
+        "::/0",
+        "0.0.0.0/1",
+        "128.0.0.0/1",
+        "10.0.0.0/7",
+        "2000::/3",
+        "::/1",
+        " 0.0.0.0/0 ",
+    ] {
+        assert!(is_internet_wide(wide), "{wide}");
+    }
+    for narrow in [
+        "10.0.0.0/8",
+        "203.0.113.0/24",
+        "172.16.0.0/12",
+        "2001:db8::/32",
+        "2000::/16",
+        "fc00::/7",
+        "fd00::/8",
+        "0.0.0.0",
+        "pl-1234",
+        "sg-1234",
+        "x/1",
+    ] {
+        assert!(!is_internet_wide(narrow), "{narrow}");
+    }
+    // Both halves of the internet: both revoked, and the allowed ports re-opened from each half.
+    let rules = [
+        v4("lower", "tcp", 0, 65535, "0.0.0.0/1"),
+        v4("upper", "tcp", 0, 65535, "128.0.0.0/1"),
+        v4("partner", "tcp", 22, 22, "203.0.113.0/24"),
+        v6("ula", "tcp", 22, 22, "fc00::/7"),
+    ];
+    let plan = plan_group(&rules, &web(), &[]);
+    let revoked: Vec<&str> = plan.revoke.iter().map(|r| r.rule_id.as_str()).collect();
+    assert_eq!(revoked, ["lower", "upper"]);
+    assert_eq!(
+        reopened(&plan),
+        [
+            "tcp 80 to 0.0.0.0/1",
+            "tcp 443 to 0.0.0.0/1",
+            "tcp 80 to 128.0.0.0/1",
+            "tcp 443 to 128.0.0.0/1"
+        ]
+    );
+}
+
 fn arbitrary_rule() -> impl Strategy<Value = IngressRule> {
     let protocol = prop::sample::select(vec!["tcp", "udp", "icmp", "-1", "6", "17", "47"]);
     let source = prop_oneof![
         4 => Just(RuleSource::Ipv4(ANY_IPV4.into())),
         3 => Just(RuleSource::Ipv6(ANY_IPV6.into())),
         1 => Just(RuleSource::Ipv4("10.0.0.0/8".into())),
+        1 => Just(RuleSource::Ipv4("203.0.113.0/24".into())),
+        1 => Just(RuleSource::Ipv4("0.0.0.0/1".into())),
+        1 => Just(RuleSource::Ipv4("128.0.0.0/1".into())),
         1 => Just(RuleSource::Ipv6("2001:db8::/32".into())),
+        1 => Just(RuleSource::Ipv6("2000::/3".into())),
+        1 => Just(RuleSource::Ipv6("fc00::/7".into())),
         1 => Just(RuleSource::Other("pl-1234".into())),
         1 => Just(RuleSource::Other("sg-1234".into())),
     ];
@@ -259,8 +314,8 @@ proptest! {
         for reopen in &plan.reopen {
             prop_assert!(covers(&allowed, &reopen.ports), "{reopen}");
         }
-        // Never closes an allowed port that was open, per address family; re-opens nothing twice.
-        for cidr in [ANY_IPV4, ANY_IPV6] {
+        // Never closes an allowed port that was open, per source; re-opens nothing twice.
+        for cidr in [ANY_IPV4, ANY_IPV6, "0.0.0.0/1", "128.0.0.0/1", "2000::/3"] {
             for range in allowed.ranges() {
                 for port in range.clone() {
                     let before = reachable(&rules, &[], cidr, port);
