@@ -533,3 +533,31 @@ async fn a_bad_required_tags_setting_stops_the_process_before_the_first_invocati
         assert!(logs.contains("REQUIRED_TAGS"), "{logs}");
     }
 }
+
+/// Stop protection (moto does not model `DisableApiStop`, so the rig answers `StopInstances` as EC2
+/// does): the instance keeps running, and the message says how to turn the protection off.
+#[tokio::test]
+async fn a_stop_protected_instance_is_failed_with_what_a_person_can_do() {
+    let world = World::new().await;
+    let protected = world.launch(NO_ENV).await;
+    world.moto.server().inject_faults(json!([{
+        "operation": "StopInstances", "times": -1, "status": 400, "code": "OperationNotPermitted",
+        "message": "The instance may not be stopped. Modify its 'disableApiStop' instance attribute and try again."
+    }]));
+    let mut function = world.function(&[]).await;
+    let response = function
+        .invoke(&world.event("instance-running.json", &protected))
+        .await
+        .response()
+        .clone();
+    assert_eq!(outcome(&response), "failed", "{response}");
+    assert_eq!(world.state(&protected).await, "running");
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes.len(), 1);
+    let reason = notes[0].document["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("stop protection is on")
+            && reason.contains(&format!("--instance-id {protected} --no-disable-api-stop")),
+        "{reason}"
+    );
+}

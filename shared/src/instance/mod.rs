@@ -137,11 +137,17 @@ impl UntaggedInstances {
             match applied {
                 None | Some(Ok(())) => Ok(outcome(kind_done, reason).with_changes(vec![change])),
                 Some(Err(err)) if err.is_transient() || err.is_not_found() => Err(err.clone()),
-                Some(Err(err)) => Ok(outcome(
-                    OutcomeKind::Failed,
-                    format!("{reason}; {change} failed: {err}"),
-                )
-                .with_severity(Severity::High)),
+                Some(Err(err)) => {
+                    let advice =
+                        stop_refusal_advice(instance_id, err.code.as_deref(), &err.message)
+                            .map(|advice| format!("; what to do: {advice}"))
+                            .unwrap_or_default();
+                    Ok(outcome(
+                        OutcomeKind::Failed,
+                        format!("{reason}; {change} failed: {err}{advice}"),
+                    )
+                    .with_severity(Severity::High))
+                }
             }
         };
         match &plan.action {

@@ -231,3 +231,24 @@ pub fn plan_instance(
     };
     InstancePlan { problems, action }
 }
+
+/// What a person can do when EC2 refuses to stop an instance, in plain words, from the error code EC2
+/// gives (EC2 API Reference, "Error codes for the Amazon EC2 API": `OperationNotPermitted` for an
+/// instance with stop protection, `UnsupportedOperation` for one that can only be terminated, such as
+/// an instance-store root or a one-time Spot Instance). `None` for anything else.
+pub fn stop_refusal_advice(instance_id: &str, code: Option<&str>, message: &str) -> Option<String> {
+    let message = message.to_ascii_lowercase();
+    let exempt = "or, if it must keep running, tag it with the exemption key";
+    match code? {
+        "OperationNotPermitted" => Some(format!(
+            "stop protection is on: turn it off with `aws ec2 modify-instance-attribute --instance-id {instance_id} --no-disable-api-stop`, {exempt}"
+        )),
+        "UnsupportedOperation" if message.contains("spot") => Some(format!(
+            "a one-time Spot Instance cannot be stopped, only terminated: terminate it by hand after checking what runs on it, {exempt}"
+        )),
+        "UnsupportedOperation" => Some(format!(
+            "EC2 cannot stop this instance (an instance-store root volume or a one-time Spot Instance can only be terminated): terminate it by hand after checking what runs on it, {exempt}"
+        )),
+        _ => None,
+    }
+}

@@ -583,12 +583,38 @@ mod flows {
             .unwrap();
         assert_eq!(failed.resource_id.as_deref(), Some("i-spot"));
         assert!(
-            failed.reason.contains("UnsupportedOperation"),
+            failed.reason.contains("UnsupportedOperation")
+                && failed
+                    .reason
+                    .contains("what to do: EC2 cannot stop this instance"),
             "{}",
             failed.reason
         );
         assert_eq!(refused.num_calls(), 2, "the batch, then i-spot alone");
         assert_eq!(stop.num_calls(), 2, "i-a and i-b one by one");
+    }
+
+    #[test]
+    fn a_refused_stop_says_what_a_person_can_do() {
+        let protected = stop_refusal_advice("i-1", Some("OperationNotPermitted"), "The instance 'i-1' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.").unwrap();
+        assert!(
+            protected.contains("--instance-id i-1 --no-disable-api-stop"),
+            "{protected}"
+        );
+        let spot = stop_refusal_advice("i-1", Some("UnsupportedOperation"), "You can't stop the Spot Instance 'i-1' because it is associated with a one-time Spot Instance request.").unwrap();
+        assert!(spot.contains("one-time Spot Instance"), "{spot}");
+        let store = stop_refusal_advice(
+            "i-1",
+            Some("UnsupportedOperation"),
+            "The instance 'i-1' does not have an 'ebs' root device type and cannot be stopped.",
+        )
+        .unwrap();
+        assert!(store.contains("instance-store root"), "{store}");
+        assert_eq!(
+            stop_refusal_advice("i-1", Some("IncorrectInstanceState"), ""),
+            None
+        );
+        assert_eq!(stop_refusal_advice("i-1", None, "spot"), None);
     }
 
     #[tokio::test]
