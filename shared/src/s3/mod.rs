@@ -92,11 +92,9 @@ impl S3PublicAccess {
         let mut done = Vec::new();
         // Stops at the first refusal: a failure that lists what was done before it.
         let failed = |err: AwsError, done: Vec<String>| {
-            if err.is_transient() {
-                Err(err)
-            } else {
-                Ok(outcome(OutcomeKind::Failed, format!("{reason}; {err}")).with_changes(done))
-            }
+            refused(err, done.is_empty(), |err| {
+                outcome(OutcomeKind::Failed, format!("{reason}; {err}")).with_changes(done)
+            })
         };
         if !plan.acl.is_compliant() {
             let fixed = Acl {
@@ -196,14 +194,15 @@ impl S3PublicAccess {
             match self.actions.block_public_access(bucket).await {
                 Ok(()) => done.push(block_change),
                 // The grants are gone; say plainly that the second step did not happen.
-                Err(err) if !err.is_transient() => {
-                    return Ok(outcome(
-                        OutcomeKind::Failed,
-                        format!("{reason}; the public grants were removed but {err}"),
-                    )
-                    .with_changes(done));
+                Err(err) => {
+                    return refused(err, done.is_empty(), |err| {
+                        outcome(
+                            OutcomeKind::Failed,
+                            format!("{reason}; the public grants were removed but {err}"),
+                        )
+                        .with_changes(done)
+                    })
                 }
-                Err(err) => return Err(err),
             }
         }
         Ok(outcome(OutcomeKind::Remediated, reason).with_changes(done))
@@ -248,10 +247,9 @@ impl S3PublicAccess {
         }
         match self.actions.block_public_access(bucket).await {
             Ok(()) => Ok(outcome(OutcomeKind::Remediated, reason).with_changes(vec![change])),
-            Err(err) if !err.is_transient() => {
-                Ok(outcome(OutcomeKind::Failed, format!("{reason}; {err}")))
-            }
-            Err(err) => Err(err),
+            Err(err) => refused(err, true, |err| {
+                outcome(OutcomeKind::Failed, format!("{reason}; {err}"))
+            }),
         }
     }
 
@@ -273,11 +271,26 @@ impl S3PublicAccess {
         }
         match self.actions.block_account_public_access(account).await {
             Ok(()) => Ok(outcome(OutcomeKind::Remediated, reason).with_changes(change)),
-            Err(err) if !err.is_transient() => {
-                Ok(outcome(OutcomeKind::Failed, format!("{reason}; {err}")))
-            }
-            Err(err) => Err(err),
+            Err(err) => refused(err, true, |err| {
+                outcome(OutcomeKind::Failed, format!("{reason}; {err}"))
+            }),
         }
+    }
+}
+
+/// What a write S3 refused becomes. Transient: returned, so Lambda retries (every step is
+/// idempotent). Not found while `nothing_changed`: returned too, and the invocation loop reports the
+/// resource gone, nothing left to do. Otherwise `failed`, built by `failure` with the reason and what
+/// was changed before the refusal, so that no change goes untold.
+fn refused(
+    err: AwsError,
+    nothing_changed: bool,
+    failure: impl FnOnce(AwsError) -> Outcome,
+) -> Result<Outcome, AwsError> {
+    if err.is_transient() || (err.is_not_found() && nothing_changed) {
+        Err(err)
+    } else {
+        Ok(failure(err))
     }
 }
 

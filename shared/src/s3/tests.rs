@@ -621,6 +621,21 @@ mod flows {
         assert_eq!(put_acl.num_calls(), 2);
     }
 
+    /// A bucket deleted between the read and the first write: nothing changed, nothing left to do
+    /// (the invocation loop reports it gone), not a failure.
+    #[tokio::test]
+    async fn a_bucket_gone_before_the_first_write_is_not_a_failure() {
+        let (acl, tags, block) = (public_acl(), no_tags(), no_block());
+        let put_acl =
+            mock!(Client::put_bucket_acl).then_http_response(|| s3_error(404, "NoSuchBucket"));
+        let s3 = remediation(
+            client(&[&acl, &tags, &block, &put_acl]),
+            Settings::default(),
+        );
+        let err = s3.remediate(&bucket("b"), &trigger()).await.unwrap_err();
+        assert!(err.is_not_found(), "{err}");
+    }
+
     #[tokio::test]
     async fn access_denied_is_permanent() {
         let acl =
