@@ -52,6 +52,16 @@ pub fn ec2_items(value: Option<&Value>) -> Vec<&Value> {
     }
 }
 
+/// A field that holds JSON either as an object or as a string of JSON, as AWS Config items do
+/// (`supplementaryConfiguration.AccessControlList`, `configuration`); `Null` when absent or unreadable.
+pub fn embedded_json(value: Option<&Value>) -> Value {
+    match value {
+        Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+        Some(other) => other.clone(),
+        None => Value::Null,
+    }
+}
+
 /// A non-empty string field.
 pub fn str_field<'a>(object: &'a Value, name: &str) -> Option<&'a str> {
     object.get(name)?.as_str().filter(|s| !s.is_empty())

@@ -8,29 +8,17 @@ use super::policy::{
     AUTHENTICATED_USERS_URI,
 };
 use super::statements::PolicyDocument;
-use crate::shape::str_field;
+use crate::shape::{embedded_json, str_field};
 
 /// Everything a bucket item says about its exposure: ACL grants, `supplementaryConfiguration.BucketPolicy`
 /// (`{"policyText": "<JSON string>"}`) and `PublicAccessBlockConfiguration` (`blockPublicAcls`, ...).
 /// The item carries no `GetBucketPolicyStatus`, so the policy is judged by its statements.
 pub fn bucket_state_from_item(item: &Value) -> BucketState {
     let supplementary =
-        |name: &str| match item.pointer(&format!("/supplementaryConfiguration/{name}")) {
-            Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
-            Some(other) => other.clone(),
-            None => Value::Null,
-        };
+        |name: &str| embedded_json(item.pointer(&format!("/supplementaryConfiguration/{name}")));
     let policy = str_field(&supplementary("BucketPolicy"), "policyText").map(|text| BucketPolicy {
         text: text.to_string(),
         is_public: PolicyDocument::parse(text).is_ok_and(|d| !d.public_statements().is_empty()),
-    });
-    let block = supplementary("PublicAccessBlockConfiguration");
-    let flag = |name: &str| block.get(name).and_then(Value::as_bool) == Some(true);
-    let block_public_access = block.is_object().then(|| BlockPublicAccess {
-        block_public_acls: flag("blockPublicAcls"),
-        ignore_public_acls: flag("ignorePublicAcls"),
-        block_public_policy: flag("blockPublicPolicy"),
-        restrict_public_buckets: flag("restrictPublicBuckets"),
     });
     BucketState {
         acl: Acl {
@@ -38,9 +26,23 @@ pub fn bucket_state_from_item(item: &Value) -> BucketState {
             grants: grants_from_item(item),
         },
         policy,
-        block_public_access,
+        block_public_access: block_public_access_of(&supplementary(
+            "PublicAccessBlockConfiguration",
+        )),
         account_block_public_access: None,
     }
+}
+
+/// Config's spelling of the four settings (`blockPublicAcls`, ...), on a bucket or an account item;
+/// `None` when there is no configuration object (a setting left out counts as off).
+fn block_public_access_of(configuration: &Value) -> Option<BlockPublicAccess> {
+    let flag = |name: &str| configuration.get(name).and_then(Value::as_bool) == Some(true);
+    configuration.is_object().then(|| BlockPublicAccess {
+        block_public_acls: flag("blockPublicAcls"),
+        ignore_public_acls: flag("ignorePublicAcls"),
+        block_public_policy: flag("blockPublicPolicy"),
+        restrict_public_buckets: flag("restrictPublicBuckets"),
+    })
 }
 
 const LOG_DELIVERY_URI: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
@@ -49,11 +51,7 @@ const LOG_DELIVERY_URI: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
 /// `grantList` entries whose grantee is `"AllUsers"`, `"AuthenticatedUsers"`, `"LogDelivery"` or
 /// `{"id": ...}`, with permissions like `Read`, `FullControl`).
 pub fn grants_from_item(item: &Value) -> Vec<Grant> {
-    let acl = match item.pointer("/supplementaryConfiguration/AccessControlList") {
-        Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
-        Some(other) => other.clone(),
-        None => Value::Null,
-    };
+    let acl = embedded_json(item.pointer("/supplementaryConfiguration/AccessControlList"));
     ["grantList", "grantSet"]
         .iter()
         .filter_map(|field| acl.get(*field).and_then(Value::as_array))
@@ -91,16 +89,5 @@ fn config_grant(entry: &Value) -> Option<Grant> {
 /// An `AWS::S3::AccountPublicAccessBlock` item's `configuration` (`blockPublicAcls`, ...); `None` when
 /// the item carries none.
 pub fn account_block_from_item(item: &Value) -> Option<BlockPublicAccess> {
-    let configuration = match item.get("configuration") {
-        Some(Value::String(text)) => serde_json::from_str(text).ok()?,
-        Some(other @ Value::Object(_)) => other.clone(),
-        _ => return None,
-    };
-    let flag = |name: &str| configuration.get(name).and_then(Value::as_bool) == Some(true);
-    Some(BlockPublicAccess {
-        block_public_acls: flag("blockPublicAcls"),
-        ignore_public_acls: flag("ignorePublicAcls"),
-        block_public_policy: flag("blockPublicPolicy"),
-        restrict_public_buckets: flag("restrictPublicBuckets"),
-    })
+    block_public_access_of(&embedded_json(item.get("configuration")))
 }
