@@ -363,20 +363,23 @@ impl BucketPlan {
     }
 
     /// Why the settings leave the bucket public, when they do: nothing planned ends the exposure.
+    /// Only `BLOCK_PUBLIC_ACCESS=false` can leave that so: otherwise Block Public Access is planned,
+    /// since a policy that is still public means `RestrictPublicBuckets` is off on the bucket.
     pub fn unfixable(&self, settings: &Settings) -> Option<String> {
-        let policy = self.public_policy.as_ref()?;
+        self.public_policy.as_ref()?;
         if self.enable_block_public_access || self.policy_rewrite.is_some() {
             return None;
         }
-        Some(match (settings.block_public_access, settings.public_policy) {
-            (BlockPublicAccessMode::Never, PublicPolicyFix::Block) => {
-                "BLOCK_PUBLIC_ACCESS=false and PUBLIC_POLICY=block leave no fix for a public bucket policy".to_string()
+        Some(match settings.public_policy {
+            PublicPolicyFix::Block => {
+                "BLOCK_PUBLIC_ACCESS=false and PUBLIC_POLICY=block leave no fix for a public bucket policy"
             }
-            (BlockPublicAccessMode::Never, PublicPolicyFix::Remove) if policy.statements.is_empty() => {
-                "PUBLIC_POLICY=remove found no statement to remove, and BLOCK_PUBLIC_ACCESS=false forbids Block Public Access".to_string()
+            // `remove` plans a rewrite whenever it names a statement: here it named none.
+            PublicPolicyFix::Remove => {
+                "PUBLIC_POLICY=remove found no statement to remove, and BLOCK_PUBLIC_ACCESS=false forbids Block Public Access"
             }
-            _ => "Block Public Access is already on for the bucket, yet its policy is not cut off".to_string(),
-        })
+        }
+        .to_string())
     }
 }
 

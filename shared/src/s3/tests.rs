@@ -280,6 +280,8 @@ mod bucket_rule {
             }
             if mode == BlockPublicAccessMode::Never {
                 prop_assert!(!plan.enable_block_public_access);
+            } else {
+                prop_assert!(plan.unfixable(&s).is_none(), "only false leaves a bucket unfixable");
             }
             if !exposed && mode != BlockPublicAccessMode::Always {
                 prop_assert!(plan.changes().is_empty(), "nothing to change on a private bucket");
