@@ -17,6 +17,7 @@
 //! - [`catalog`]: the functions, the IAM actions they need, the triggers they handle
 
 pub mod catalog;
+pub mod cidr;
 pub mod config;
 pub mod config_rule;
 pub mod error;

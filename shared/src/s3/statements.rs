@@ -14,6 +14,8 @@
 //!
 //! Kept statements are copied byte for byte from the original text.
 
+use std::net::IpAddr;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -209,17 +211,9 @@ fn condition_restricts(condition: Option<&Value>) -> bool {
 /// A CIDR narrower than a twentieth of the internet: IPv4 `/8` or longer, IPv6 `/32` or longer. A
 /// wider range (`0.0.0.0/1`) lets so much of the internet in that the statement stays public.
 fn narrow_cidr(cidr: &str) -> bool {
-    let (address, prefix) = cidr.trim().split_once('/').unwrap_or((cidr.trim(), ""));
-    let ipv6 = address.contains(':');
-    let full = if ipv6 { 128 } else { 32 };
-    let prefix = if prefix.is_empty() {
-        Some(full)
-    } else {
-        prefix.parse::<u8>().ok()
-    };
-    match prefix {
-        Some(p) if ipv6 => (32..=128).contains(&p),
-        Some(p) => (8..=32).contains(&p),
+    match crate::cidr::parse(cidr) {
+        Some((IpAddr::V4(_), prefix)) => prefix >= 8,
+        Some((IpAddr::V6(_), prefix)) => prefix >= 32,
         None => false,
     }
 }

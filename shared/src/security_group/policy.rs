@@ -11,7 +11,7 @@
 //! from the same source, first, so web traffic never stops. An exempt group is left alone.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::ops::RangeInclusive;
 
 use crate::config::{PortSet, Settings};
@@ -29,22 +29,13 @@ const WIDEST_IPV6_PIECE: u8 = 15;
 /// enough to count as it (IPv4 `/7` or wider; IPv6 `/15` or wider, unless unique-local `fc00::/7`).
 /// An unreadable CIDR is not judged (EC2 stores only valid ones).
 pub fn is_internet_wide(cidr: &str) -> bool {
-    let cidr = cidr.trim();
-    let Some((address, prefix)) = cidr.split_once('/') else {
-        return false;
-    };
-    let Ok(prefix) = prefix.parse::<u8>() else {
-        return false;
-    };
-    if address.parse::<Ipv4Addr>().is_ok() {
-        return prefix <= WIDEST_IPV4_PIECE;
-    }
-    match address.parse::<Ipv6Addr>() {
-        Ok(v6) => {
+    match crate::cidr::parse(cidr) {
+        Some((IpAddr::V4(_), prefix)) => prefix <= WIDEST_IPV4_PIECE,
+        Some((IpAddr::V6(v6), prefix)) => {
             let unique_local = prefix >= 7 && (v6.octets()[0] & 0xfe) == 0xfc;
             prefix <= WIDEST_IPV6_PIECE && !unique_local
         }
-        Err(_) => false,
+        None => false,
     }
 }
 
