@@ -208,8 +208,8 @@ fn condition_restricts(condition: Option<&Value>) -> bool {
     })
 }
 
-/// A CIDR narrower than a twentieth of the internet: IPv4 `/8` or longer, IPv6 `/32` or longer. A
-/// wider range (`0.0.0.0/1`) lets so much of the internet in that the statement stays public.
+/// A CIDR that fixes who may ask: IPv4 `/8` or narrower, IPv6 `/32` or narrower. A wider range
+/// (`0.0.0.0/1`) lets so much of the internet in that the statement stays public.
 fn narrow_cidr(cidr: &str) -> bool {
     match crate::cidr::parse(cidr) {
         Some((IpAddr::V4(_), prefix)) => prefix >= 8,
