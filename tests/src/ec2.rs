@@ -37,6 +37,46 @@ pub async fn open(ec2: &Client, group_id: &str, protocol: &str, from: i32, to: i
         .expect("authorize ingress");
 }
 
+/// A customer-managed IPv4 prefix list holding `cidrs`; its id.
+pub async fn create_prefix_list(ec2: &Client, name: &str, cidrs: &[&str]) -> String {
+    let mut request = ec2
+        .create_managed_prefix_list()
+        .prefix_list_name(name)
+        .address_family("IPv4")
+        .max_entries(10);
+    for cidr in cidrs {
+        request = request.entries(
+            aws_sdk_ec2::types::AddPrefixListEntry::builder()
+                .cidr(*cidr)
+                .build()
+                .expect("prefix list entry"),
+        );
+    }
+    request
+        .send()
+        .await
+        .expect("create prefix list")
+        .prefix_list
+        .and_then(|list| list.prefix_list_id)
+        .expect("prefix list id")
+}
+
+/// Authorizes `protocol` `from`-`to` from a prefix list.
+pub async fn open_to_prefix_list(ec2: &Client, group_id: &str, protocol: &str, from: i32, to: i32, list: &str) {
+    let permission = IpPermission::builder()
+        .ip_protocol(protocol)
+        .from_port(from)
+        .to_port(to)
+        .prefix_list_ids(aws_sdk_ec2::types::PrefixListId::builder().prefix_list_id(list).build())
+        .build();
+    ec2.authorize_security_group_ingress()
+        .group_id(group_id)
+        .ip_permissions(permission)
+        .send()
+        .await
+        .expect("authorize prefix list");
+}
+
 /// Lets another group in on a port (a rule that must never be touched).
 pub async fn open_to_group(ec2: &Client, group_id: &str, port: i32, peer_group_id: &str) {
     let permission = IpPermission::builder()
@@ -124,12 +164,28 @@ pub async fn untag(ec2: &Client, resource_id: &str, key: &str) {
 /// moto accepts `aws:` tags from users, which lets tests seed `aws:autoscaling:groupName`
 /// (on AWS only Auto Scaling sets it).
 pub async fn launch(ec2: &Client, count: i32, tags: &[(&str, &str)]) -> Vec<String> {
+    launch_with(ec2, count, tags, false).await
+}
+
+/// One instance launched with hibernation enabled (`HibernationOptions.Configured`).
+pub async fn launch_hibernating(ec2: &Client, tags: &[(&str, &str)]) -> String {
+    launch_with(ec2, 1, tags, true).await.remove(0)
+}
+
+async fn launch_with(ec2: &Client, count: i32, tags: &[(&str, &str)], hibernation: bool) -> Vec<String> {
     let mut request = ec2
         .run_instances()
         .image_id("ami-0abcdef1234567890")
         .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
         .min_count(count)
         .max_count(count);
+    if hibernation {
+        request = request.hibernation_options(
+            aws_sdk_ec2::types::HibernationOptionsRequest::builder()
+                .configured(true)
+                .build(),
+        );
+    }
     if !tags.is_empty() {
         let mut spec =
             TagSpecification::builder().resource_type(aws_sdk_ec2::types::ResourceType::Instance);

@@ -288,3 +288,37 @@ async fn remediation_events_are_ignored_by_the_rule() {
     assert_eq!(response["status"], "ignored", "{response}");
     assert!(world.config.calls().is_empty());
 }
+
+/// A configuration item holds a prefix list's id, not its entries: a group whose rule references a
+/// list is judged on its current state, read as the remediation reads it. The group from a list holding
+/// `0.0.0.0/0` is non-compliant, its negative twin from a list of private ranges compliant.
+#[tokio::test]
+async fn groups_from_prefix_lists_are_judged_by_the_lists_entries() {
+    let world = World::new().await;
+    let ec2 = &world.account.aws.ec2;
+    let open_list = ec2state::create_prefix_list(ec2, &unique("everyone"), &["0.0.0.0/0"]).await;
+    let private_list = ec2state::create_prefix_list(ec2, &unique("office"), &["10.0.0.0/8"]).await;
+    let mut function = world.function(&[]).await;
+    let mut groups = Vec::new();
+    for list in [&open_list, &private_list] {
+        let group = ec2state::create_group(ec2, &unique("admin")).await;
+        ec2state::open_to_prefix_list(ec2, &group, "tcp", 22, 22, list).await;
+        let mut invocation = sample("configuration-item-change-security-group.json", &[(SAMPLE_GROUP, &group)]);
+        let mut item: Value = serde_json::from_str(invocation["invokingEvent"].as_str().unwrap()).unwrap();
+        item["configurationItem"]["configuration"]["ipPermissions"] = json!([{
+            "fromPort": 22, "toPort": 22, "ipProtocol": "tcp", "ipv4Ranges": [], "ipRanges": [],
+            "ipv6Ranges": [], "userIdGroupPairs": [], "prefixListIds": [{"prefixListId": list}]
+        }]);
+        invocation["invokingEvent"] = json!(item.to_string());
+        let response = function.invoke(&invocation).await.response().clone();
+        assert_eq!(response["status"], "done", "{response}");
+        groups.push(group);
+    }
+    let (compliance, annotation) = world.verdict(&groups[0]);
+    assert_eq!(compliance, "NON_COMPLIANT");
+    assert_eq!(
+        annotation,
+        format!("tcp 22 open to prefix list {open_list} (holds 0.0.0.0/0) (allowed public ports: 80,443)")
+    );
+    assert_eq!(world.verdict(&groups[1]).0, "COMPLIANT");
+}

@@ -458,3 +458,115 @@ async fn the_internet_in_pieces_is_closed_and_narrow_sources_stay() {
         assert!(changes.contains(&format!("from {piece}")), "{changes}");
     }
 }
+
+/// A rule from a customer-managed prefix list holding `0.0.0.0/0` is the internet: it is revoked, the
+/// allowed web ports are re-opened from the same list, and the list itself is never edited. Negative
+/// twins: a rule from a list of private and partner ranges, and one from an AWS-managed list, stay.
+#[tokio::test]
+async fn a_prefix_list_holding_the_internet_is_closed_and_narrow_lists_stay() {
+    let world = World::new().await;
+    let ec2 = &world.aws.ec2;
+    let open_list = sg::create_prefix_list(ec2, &unique("everyone"), &["0.0.0.0/0", "10.0.0.0/8"]).await;
+    let partners = sg::create_prefix_list(ec2, &unique("partners"), &["10.0.0.0/8", "203.0.113.0/24"]).await;
+    let aws_managed = ec2
+        .describe_managed_prefix_lists()
+        .send()
+        .await
+        .unwrap()
+        .prefix_lists()
+        .iter()
+        .find(|l| l.owner_id() == Some("AWS"))
+        .and_then(|l| l.prefix_list_id().map(String::from))
+        .expect("moto's AWS-managed prefix lists");
+    sg::open_to_prefix_list(ec2, &world.group, "tcp", 0, 65535, &open_list).await;
+    sg::open_to_prefix_list(ec2, &world.group, "tcp", 22, 22, &partners).await;
+    sg::open_to_prefix_list(ec2, &world.group, "tcp", 443, 443, &aws_managed).await;
+
+    let mut function = world.function(&[]).await;
+    let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
+    assert_eq!(invocation.response()["summary"]["remediated"], 1, "{}", invocation.response());
+    assert_eq!(
+        world.ingress().await,
+        lines(&[
+            &format!("tcp 22-22 {partners}"),
+            &format!("tcp 443-443 {aws_managed}"),
+            &format!("tcp 80-80 {open_list}"),
+            &format!("tcp 443-443 {open_list}"),
+        ])
+    );
+    let entries = ec2
+        .get_managed_prefix_list_entries()
+        .prefix_list_id(&open_list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(entries.entries().len(), 2, "the list itself is never edited");
+    let notes = world.inbox.drain().await;
+    let reason = notes[0].document["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("tcp all ports from prefix list {open_list} (holds 0.0.0.0/0)")),
+        "{reason}"
+    );
+}
+
+/// A group at its rules quota (moto has no quota: the rig answers AuthorizeSecurityGroupIngress with
+/// EC2's RulesPerSecurityGroupLimitExceeded): the all-ports rule is narrowed in place to an allowed port
+/// (ModifySecurityGroupRules needs no free slot), SSH is revoked, and the second allowed port, which
+/// found no slot, is named loudly as closed. Negative twin: the partner's rule stays.
+#[tokio::test]
+async fn at_the_rules_quota_the_broad_rule_is_narrowed_in_place_and_closed_ports_are_named() {
+    let world = World::new().await;
+    let ec2 = &world.aws.ec2;
+    open(ec2, &world.group, "tcp", 0, 65535, "0.0.0.0/0").await;
+    open(ec2, &world.group, "tcp", 22, 22, "0.0.0.0/0").await;
+    open(ec2, &world.group, "tcp", 22, 22, "203.0.113.0/24").await;
+    let server = world.moto.server();
+    server.inject_faults(json!([{
+        "operation": "AuthorizeSecurityGroupIngress", "times": -1, "status": 400,
+        "code": "RulesPerSecurityGroupLimitExceeded",
+        "message": "The maximum number of rules per security group has been reached."
+    }]));
+
+    let mut function = world.function(&[]).await;
+    let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
+    let response = invocation.response().clone();
+    assert_eq!(response["results"][0]["outcome"], "remediated", "{response}");
+    assert_eq!(
+        world.ingress().await,
+        lines(&["tcp 22-22 203.0.113.0/24", "tcp 80-80 0.0.0.0/0"])
+    );
+    assert_eq!(server.fault_hits()["AuthorizeSecurityGroupIngress"], 2);
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes[0].attributes["severity"]["Value"], "high");
+    let note = &notes[0].document;
+    let reason = note["reason"].as_str().unwrap();
+    assert!(reason.contains("ALLOWED PORTS CLOSED") && reason.contains("tcp 443 to 0.0.0.0/0"), "{reason}");
+    let changes = note["changes"].to_string();
+    assert!(changes.contains("narrowed tcp all ports from 0.0.0.0/0"), "{changes}");
+    assert!(changes.contains("in place to tcp 80 to 0.0.0.0/0"), "{changes}");
+    assert!(changes.contains("revoked tcp 22 from 0.0.0.0/0"), "{changes}");
+}
+
+/// Negative twin of the quota case: with a free slot (the quota error on the first try only), the broad
+/// rule's allowed ports are all kept, through the usual re-open, and nothing allowed is closed.
+#[tokio::test]
+async fn below_the_rules_quota_every_allowed_port_stays_open() {
+    let world = World::new().await;
+    let ec2 = &world.aws.ec2;
+    open(ec2, &world.group, "tcp", 0, 65535, "0.0.0.0/0").await;
+    let server = world.moto.server();
+    server.inject_faults(json!([{
+        "operation": "AuthorizeSecurityGroupIngress", "times": 1, "status": 400,
+        "code": "RulesPerSecurityGroupLimitExceeded"
+    }]));
+    let mut function = world.function(&[]).await;
+    let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
+    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    assert_eq!(
+        world.ingress().await,
+        lines(&["tcp 443-443 0.0.0.0/0", "tcp 80-80 0.0.0.0/0"])
+    );
+    let notes = world.inbox.drain().await;
+    let reason = notes[0].document["reason"].as_str().unwrap();
+    assert!(!reason.contains("CLOSED"), "{reason}");
+}

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use remediation_tests::ec2::{instance, instance_state, launch, launch_one, stop, tag};
+use remediation_tests::ec2::{
+    instance, instance_state, launch, launch_hibernating, launch_one, stop, tag,
+};
 use remediation_tests::{event, Account, FunctionProcess};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -560,4 +562,92 @@ async fn a_stop_protected_instance_is_failed_with_what_a_person_can_do() {
             && reason.contains(&format!("--instance-id {protected} --no-disable-api-stop")),
         "{reason}"
     );
+}
+
+/// Capacity another service launches and replaces (their system tags: EC2 Fleet, Spot Fleet, an EKS
+/// node group, Karpenter, EMR, a Kubernetes cluster) keeps running, each named in its message; the
+/// negative twin, an ordinary instance with the same missing tag, is stopped by the same sweep.
+#[tokio::test]
+async fn capacity_other_services_replace_keeps_running_naming_its_manager() {
+    let world = World::new().await;
+    let managed: Vec<(&[(&str, &str)], &str)> = vec![
+        (&[("aws:ec2:fleet-id", "fleet-5d2f")], "EC2 Fleet fleet-5d2f"),
+        (&[("aws:ec2spot:fleet-request-id", "sfr-77aa")], "Spot Fleet sfr-77aa"),
+        (
+            &[("aws:autoscaling:groupName", "eks-ng-web"), ("eks:nodegroup-name", "web")],
+            "EKS node group web",
+        ),
+        (&[("karpenter.sh/nodepool", "default")], "Karpenter node pool default"),
+        (&[("aws:elasticmapreduce:job-flow-id", "j-3KXXXXXX")], "EMR cluster j-3KXXXXXX"),
+        (&[("kubernetes.io/cluster/prod", "owned")], "Kubernetes cluster prod"),
+    ];
+    let mut ids = Vec::new();
+    for (tags, _) in &managed {
+        let mut all = NO_ENV.to_vec();
+        all.extend_from_slice(tags);
+        ids.push(world.launch(&all).await);
+    }
+    let ordinary = world.launch(NO_ENV).await;
+
+    let mut function = world.function(&[]).await;
+    let response = function
+        .invoke(&world.event("scheduled-sweep.json", "-"))
+        .await
+        .response()
+        .clone();
+    assert_eq!(response["summary"]["skipped"], managed.len(), "{response}");
+    assert_eq!(response["summary"]["remediated"], 1, "{response}");
+    assert!(is_stopped(&world.state(&ordinary).await));
+    let notes = world.inbox.drain().await;
+    for (id, (_, named)) in ids.iter().zip(&managed) {
+        assert_eq!(world.state(id).await, "running", "{named}");
+        let note = notes
+            .iter()
+            .find(|n| n.document["resource_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no message about {named}"));
+        let reason = note.document["reason"].as_str().unwrap();
+        assert_eq!(note.document["outcome"], "skipped");
+        assert!(reason.contains(&format!("{named} would replace it")), "{reason}");
+    }
+}
+
+/// An instance launched with hibernation enabled is hibernated (StopInstances with `Hibernate=true`;
+/// moto accepts the flag without modelling it, so the rig's request log shows what was sent), and its
+/// negative twin, launched without, is stopped without the flag.
+#[tokio::test]
+async fn an_instance_launched_for_hibernation_is_hibernated_not_stopped() {
+    let world = World::new().await;
+    let hibernating = launch_hibernating(&world.aws.ec2, NO_ENV).await;
+    let ordinary = world.launch(NO_ENV).await;
+    let server = world.moto.server();
+    server.start_recording();
+
+    let mut function = world.function(&[]).await;
+    let response = function
+        .invoke(&world.event("scheduled-sweep.json", "-"))
+        .await
+        .response()
+        .clone();
+    assert_eq!(response["summary"]["remediated"], 2, "{response}");
+    let stops: Vec<String> = server
+        .recorded_requests()
+        .into_iter()
+        .filter(|(operation, _)| operation == "StopInstances")
+        .map(|(_, body)| body)
+        .collect();
+    let sent_for = |id: &str| stops.iter().find(|b| b.contains(id)).cloned().unwrap_or_default();
+    assert!(sent_for(&hibernating).contains("Hibernate=true"), "{stops:?}");
+    assert!(!sent_for(&ordinary).contains("Hibernate"), "{stops:?}");
+    assert!(is_stopped(&world.state(&hibernating).await));
+
+    let notes = world.inbox.drain().await;
+    let change_of = |id: &str| {
+        notes
+            .iter()
+            .find(|n| n.document["resource_id"] == id)
+            .map(|n| n.document["changes"][0].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    assert!(change_of(&hibernating).starts_with("hibernated"), "{notes:?}");
+    assert_eq!(change_of(&ordinary), "stopped");
 }

@@ -1,5 +1,6 @@
-//! Revokes security group ingress open to 0.0.0.0/0 or ::/0 on ports outside ALLOWED_PUBLIC_PORTS,
-//! re-opening the allowed ports a broad rule also covered.
+//! Revokes security group ingress open to the internet (0.0.0.0/0, ::/0, wide pieces of it, or a prefix
+//! list holding one) on ports outside ALLOWED_PUBLIC_PORTS, keeping the allowed ports a broad rule also
+//! covered open (narrowing it in place when the group is at its rules quota).
 //! Triggers: CloudTrail ingress changes, Config compliance changes, GuardDuty exposed-port findings, schedule.
 
 use remediation::security_group::OpenSecurityGroup;

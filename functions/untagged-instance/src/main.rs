@@ -1,5 +1,6 @@
 //! Stops running instances that lack the tags REQUIRED_TAGS asks for, or with GRACE_MINUTES > 0
-//! marks them with a deadline first. Exempt instances and Auto Scaling group members are left alone.
+//! marks them with a deadline first (hibernating those launched for it). Exempt instances and capacity
+//! other services replace (Auto Scaling, fleets, EKS, Karpenter, EMR, ECS) are left alone.
 //! Triggers: EC2 state changes, CloudTrail RunInstances/CreateTags/DeleteTags, Config compliance
 //! changes, and a schedule (a sweep of every running instance, stopped in batches).
 

@@ -23,6 +23,8 @@ pub const IAM_ACTIONS: &[&str] = &[
     "s3:GetAccountPublicAccessBlock",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSecurityGroupRules",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:GetManagedPrefixListEntries",
     "ec2:DescribeInstances",
 ];
 

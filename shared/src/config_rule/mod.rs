@@ -5,8 +5,9 @@
 //! - [`policy`]: verdicts from the remediations' policies, and a configuration item judged (pure)
 //! - [`aws`]: `PutEvaluations`, 100 at a time, and the rule's IAM actions
 //!
-//! This file handles the three message types: a configuration item (evaluated from the item itself),
-//! an oversized item (its current state read with the remediations' own action layers), and a
+//! This file handles the three message types: a configuration item (evaluated from the item itself,
+//! except a security group referencing a prefix list, whose entries the item does not hold), an
+//! oversized item (its current state read with the remediations' own action layers), and a
 //! scheduled run (every resource of the rule's types).
 
 pub mod aws;
@@ -31,6 +32,7 @@ use crate::invocation::{Deadline, Status};
 use crate::lambda::{Error, Function};
 use crate::notify::Notifier;
 use crate::s3::{BucketState, S3Actions};
+use crate::security_group::item::references_prefix_list;
 use crate::security_group::SecurityGroupActions;
 use crate::shape::str_field;
 use crate::trigger::{parse_payload, ConfigRuleInvocation, Trigger, TriggerEvent};
@@ -184,6 +186,19 @@ impl ConfigRule {
                 if invocation.event_left_scope {
                     evaluation.compliance = Compliance::NotApplicable;
                     evaluation.annotation = "the resource left the rule's scope".to_string();
+                } else if evaluation.compliance != Compliance::NotApplicable
+                    && evaluation.resource_type == SECURITY_GROUP
+                    && references_prefix_list(item)
+                {
+                    let verdict = self
+                        .current_verdict(SECURITY_GROUP, &evaluation.resource_id, &scope.settings, now)
+                        .await?;
+                    evaluation = Evaluation::new(
+                        SECURITY_GROUP,
+                        &evaluation.resource_id,
+                        verdict,
+                        &evaluation.ordering_timestamp,
+                    );
                 }
                 (vec![evaluation], Vec::new())
             }

@@ -79,7 +79,7 @@ pub fn security_group_verdict(
     let open: Vec<String> = plan
         .revoke
         .iter()
-        .map(|r| format!("{} open to {}", r.traffic(), r.source_text()))
+        .map(|r| format!("{} open to {}", r.traffic(), r.source))
         .collect();
     let allowed = if allowed.ranges().is_empty() {
         "none".to_string()
@@ -123,7 +123,8 @@ pub fn account_verdict(current: Option<&BlockPublicAccess>, settings: &Settings)
 }
 
 /// What `untagged-instance` would stop (or mark). Instances that are not pending or running are
-/// not applicable; Auto Scaling members are non-compliant although the function leaves them running.
+/// not applicable; capacity another service manages (Auto Scaling, fleets, EKS, EMR, ECS) is
+/// non-compliant although the function leaves it running.
 pub fn instance_verdict(
     instance: &InstanceState,
     settings: &Settings,
@@ -145,10 +146,11 @@ pub fn instance_verdict(
             Compliance::Compliant,
             format!("exempt (tag {}): {problems}", settings.exempt_tag),
         ),
-        InstanceAction::AutoScaling(group) => (
+        InstanceAction::Managed(manager) => (
             Compliance::NonCompliant,
             format!(
-                "{problems}; Auto Scaling group {group}: fix its launch template (not stopped)"
+                "{problems}; {manager}: fix {} (not stopped)",
+                manager.fix_in
             ),
         ),
         InstanceAction::Stop { .. } | InstanceAction::Mark(_) | InstanceAction::Wait(_) => (

@@ -37,6 +37,10 @@ fn instance_state(instance: &Instance) -> Option<InstanceState> {
             .iter()
             .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
             .collect(),
+        hibernation: instance
+            .hibernation_options()
+            .and_then(|h| h.configured())
+            .unwrap_or(false),
     })
 }
 
@@ -103,13 +107,16 @@ impl InstanceActions {
         Ok(found)
     }
 
-    /// Stops instances, many per call. An instance already stopping or stopped is simply reported
-    /// in its current state by EC2, so a repeat is harmless.
-    pub async fn stop(&self, ids: &[String]) -> PerInstance {
+    /// Stops instances, many per call; with `hibernate`, hibernates them (EC2 API Reference,
+    /// StopInstances `Hibernate`: "If the instance cannot hibernate successfully, a normal shutdown
+    /// occurs", so this never leaves one running). An instance already stopping or stopped is simply
+    /// reported in its current state by EC2, so a repeat is harmless.
+    pub async fn stop(&self, ids: &[String], hibernate: bool) -> PerInstance {
         in_batches(ids, "StopInstances", |batch| {
             self.client
                 .stop_instances()
                 .set_instance_ids(Some(batch))
+                .set_hibernate(hibernate.then_some(true))
                 .send()
         })
         .await

@@ -6,7 +6,8 @@ use serde_json::Value;
 use super::policy::InstanceState;
 use crate::shape::config_item_tags;
 
-/// The instance's state (`configuration.state.name`) and the item's tags.
+/// The instance's state (`configuration.state.name`), hibernation (`configuration.hibernationOptions`)
+/// and the item's tags.
 pub fn instance_from_item(item: &Value, instance_id: &str) -> InstanceState {
     let state = item
         .pointer("/configuration/state/name")
@@ -17,5 +18,9 @@ pub fn instance_from_item(item: &Value, instance_id: &str) -> InstanceState {
         instance_id: instance_id.to_string(),
         state,
         tags: config_item_tags(item),
+        hibernation: item
+            .pointer("/configuration/hibernationOptions/configured")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     }
 }

@@ -97,8 +97,10 @@ impl UntaggedInstances {
         if self.settings.dry_run {
             return results;
         }
-        let to_stop = ids_where(|a| matches!(a, InstanceAction::Stop { .. }));
-        results.extend(self.actions.stop(&to_stop).await);
+        let to_stop = ids_where(|a| matches!(a, InstanceAction::Stop { hibernate: false, .. }));
+        results.extend(self.actions.stop(&to_stop, false).await);
+        let to_hibernate = ids_where(|a| matches!(a, InstanceAction::Stop { hibernate: true, .. }));
+        results.extend(self.actions.stop(&to_hibernate, true).await);
         let to_unmark = ids_where(|a| matches!(a, InstanceAction::RemoveMark));
         results.extend(self.actions.untag(&to_unmark, STOP_AFTER_TAG).await);
         // Deadlines differ by the second at most within one invocation, but tag by value anyway.
@@ -183,11 +185,14 @@ impl UntaggedInstances {
                     settings.exempt_tag
                 ),
             )),
-            InstanceAction::AutoScaling(group) => Ok(outcome(
+            InstanceAction::Managed(manager) => Ok(outcome(
                 OutcomeKind::Skipped,
-                format!("{problems}; not stopped because Auto Scaling group {group} would replace it: fix the tags in the group's launch template (required: {required})"),
+                format!("{problems}; not stopped because {manager} would replace it: fix the tags in {} (required: {required})", manager.fix_in),
             )),
-            InstanceAction::Stop { deadline_passed } => {
+            InstanceAction::Stop {
+                deadline_passed,
+                hibernate,
+            } => {
                 let mut reason = format!("{problems} (required: {required})");
                 if let Some(deadline) = deadline_passed {
                     reason.push_str(&format!("; the grace period ended at {deadline}"));
@@ -198,7 +203,12 @@ impl UntaggedInstances {
                         format!("{reason}; still pending, so it is stopped once running (state-change event or sweep)"),
                     ));
                 }
-                changed(OutcomeKind::Remediated, "stopped".to_string(), reason)
+                let change = if *hibernate {
+                    "hibernated (launched with hibernation enabled: its memory is kept on the root volume)"
+                } else {
+                    "stopped"
+                };
+                changed(OutcomeKind::Remediated, change.to_string(), reason)
             }
             InstanceAction::Mark(deadline) => changed(
                 OutcomeKind::Marked,

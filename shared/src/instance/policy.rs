@@ -4,7 +4,9 @@
 //! Wrong: a `pending` or `running` instance missing a `REQUIRED_TAGS` key, with an empty value, or
 //! with a value outside the key's allowed list. Fix: stop it, or with `GRACE_MINUTES` > 0 tag it
 //! `remediation:stop-after=<deadline>` first and stop it on a later event or sweep after the deadline.
-//! Never stopped: exempt instances and Auto Scaling group members (the group would replace them).
+//! Never stopped: exempt instances, and capacity another service launches and replaces (Auto Scaling
+//! groups, EC2 Fleet, Spot Fleet, EKS node groups, Karpenter, EMR, ECS), recognised by the system tags
+//! those services put on their instances. An instance configured for hibernation is hibernated.
 
 use std::fmt;
 
@@ -17,6 +19,82 @@ use crate::config::{Settings, TagRule};
 pub const STOP_AFTER_TAG: &str = "remediation:stop-after";
 /// Set by EC2 Auto Scaling on every instance it launches.
 pub const AUTOSCALING_TAG: &str = "aws:autoscaling:groupName";
+
+/// Another service that launched the instance and replaces it when it stops: stopping it either
+/// breaks that service's cluster or just gets it replaced, untagged again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manager {
+    /// `Auto Scaling group`, `EKS node group`, `EMR cluster`, ...
+    pub kind: &'static str,
+    /// The group, fleet, node pool or cluster, from the tag's value.
+    pub name: String,
+    /// Where a person fixes the tags so that new instances carry them.
+    pub fix_in: &'static str,
+}
+
+impl fmt::Display for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind, self.name)
+    }
+}
+
+/// The tag each manager puts on the instances it launches, most specific first (an EKS node group's
+/// instances also carry the Auto Scaling tag of the group under it; a Karpenter node carries the EC2
+/// Fleet tag of the fleet it was launched through). A key ending in `/` is a prefix.
+///
+/// - `eks:nodegroup-name`: EKS managed node groups (EKS User Guide, "Managed node groups": "Amazon EKS
+///   tags managed node group resources", `eks:cluster-name` and `eks:nodegroup-name`).
+/// - `karpenter.sh/nodepool` (`karpenter.sh/provisioner-name` before Karpenter v0.32): Karpenter
+///   (karpenter.sh, "NodeClasses": the tags Karpenter adds to the instances it launches), and
+///   `eks:eks-cluster-name`, which EKS Auto Mode and Karpenter v1 put on their nodes.
+/// - `aws:elasticmapreduce:job-flow-id`: EMR (EMR Management Guide, "Tag clusters": EMR adds the
+///   system tags `aws:elasticmapreduce:job-flow-id` and `aws:elasticmapreduce:instance-group-role`).
+/// - `AmazonECSManaged`: the Auto Scaling group of an ECS capacity provider with managed scaling, propagated
+///   to its instances (ECS Developer Guide, "Auto Scaling group capacity providers").
+/// - `aws:autoscaling:groupName`: EC2 Auto Scaling (Auto Scaling User Guide, "Tag Auto Scaling groups
+///   and instances"); AWS Batch managed compute environments run their instances through an Auto
+///   Scaling group, an EC2 Fleet or a Spot Fleet, and are recognised by those tags.
+/// - `aws:ec2spot:fleet-request-id`: Spot Fleet; `aws:ec2:fleet-id`: EC2 Fleet (EC2 User Guide,
+///   "Tag a new or existing EC2 Fleet / Spot Fleet request": the fleet tags each instance it launches).
+/// - `kubernetes.io/cluster/<name>`: a node of a self-managed Kubernetes cluster (the key the AWS cloud
+///   provider and EKS node bootstrap require on nodes).
+const MANAGERS: &[(&str, &str, &str)] = &[
+    ("eks:nodegroup-name", "EKS node group", "the node group's launch template"),
+    ("karpenter.sh/nodepool", "Karpenter node pool", "the node pool's EC2NodeClass tags"),
+    ("karpenter.sh/provisioner-name", "Karpenter provisioner", "the provisioner's tags"),
+    ("eks:eks-cluster-name", "EKS cluster", "the cluster's node pool (EC2NodeClass) tags"),
+    ("aws:elasticmapreduce:job-flow-id", "EMR cluster", "the cluster's tags (EMR copies them to its instances)"),
+    ("AmazonECSManaged", "ECS capacity provider", "the capacity provider's launch template"),
+    (AUTOSCALING_TAG, "Auto Scaling group", "the group's launch template"),
+    ("aws:ec2spot:fleet-request-id", "Spot Fleet", "the fleet's launch template"),
+    ("aws:ec2:fleet-id", "EC2 Fleet", "the fleet's launch template"),
+    ("kubernetes.io/cluster/", "Kubernetes cluster", "the cluster's node template"),
+];
+
+/// The service that launched this instance and would replace it, from its system tags.
+pub fn manager_of(tags: &[(String, String)]) -> Option<Manager> {
+    MANAGERS.iter().find_map(|(key, kind, fix_in)| {
+        let (found_key, value) = tags.iter().find(|(k, _)| match key.strip_suffix('/') {
+            Some(_) => k.starts_with(key) && k.len() > key.len(),
+            None => k == key,
+        })?;
+        // A key-only tag (`AmazonECSManaged`) names nothing; the cluster tag names by its key.
+        let name = match key.strip_suffix('/') {
+            Some(_) => found_key[key.len()..].to_string(),
+            None if value.trim().is_empty() => tags
+                .iter()
+                .find(|(k, _)| k == AUTOSCALING_TAG)
+                .map(|(_, group)| group.clone())
+                .unwrap_or_default(),
+            None => value.clone(),
+        };
+        Some(Manager {
+            kind,
+            name,
+            fix_in,
+        })
+    })
+}
 
 /// One way an instance's tags break `REQUIRED_TAGS`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,6 +219,8 @@ pub struct InstanceState {
     /// `pending`, `running`, `stopping`, `stopped`, `shutting-down`, `terminated`.
     pub state: String,
     pub tags: Vec<(String, String)>,
+    /// `HibernationOptions.Configured`: launched with hibernation enabled.
+    pub hibernation: bool,
 }
 
 impl InstanceState {
@@ -166,11 +246,13 @@ pub enum InstanceAction {
     RemoveMark,
     /// Wrong, but carries the exemption tag.
     Exempt,
-    /// Wrong, but a member of this Auto Scaling group.
-    AutoScaling(String),
-    /// Wrong: stop now (no grace period, or its deadline has passed).
+    /// Wrong, but launched by another service that would replace it.
+    Managed(Manager),
+    /// Wrong: stop now (no grace period, or its deadline has passed); hibernate it when it was
+    /// launched with hibernation enabled, so its memory survives.
     Stop {
         deadline_passed: Option<String>,
+        hibernate: bool,
     },
     /// Wrong, first seen: tag it with this deadline.
     Mark(String),
@@ -210,11 +292,12 @@ pub fn plan_instance(
         }
     } else if instance.tag(&settings.exempt_tag).is_some() {
         InstanceAction::Exempt
-    } else if let Some(group) = instance.tag(AUTOSCALING_TAG) {
-        InstanceAction::AutoScaling(group.to_string())
+    } else if let Some(manager) = manager_of(&instance.tags) {
+        InstanceAction::Managed(manager)
     } else if settings.grace_minutes == 0 {
         InstanceAction::Stop {
             deadline_passed: None,
+            hibernate: instance.hibernation,
         }
     } else {
         // An unreadable mark (`never`, a typo) gets a fresh deadline: it must not keep the
@@ -222,6 +305,7 @@ pub fn plan_instance(
         match mark.and_then(|m| OffsetDateTime::parse(m.trim(), &Rfc3339).ok()) {
             Some(deadline) if deadline <= now => InstanceAction::Stop {
                 deadline_passed: Some(format_deadline(deadline)),
+                hibernate: instance.hibernation,
             },
             Some(deadline) => InstanceAction::Wait(format_deadline(deadline)),
             None => InstanceAction::Mark(format_deadline(

@@ -25,6 +25,7 @@ fn running(pairs: &[(&str, &str)]) -> InstanceState {
         instance_id: INSTANCE.to_string(),
         state: "running".to_string(),
         tags: tags(pairs),
+        hibernation: false,
     }
 }
 
@@ -218,7 +219,7 @@ proptest! {
         noise in proptest::collection::vec(("[a-z]{1,8}", "[a-z]{0,3}"), 0..10),
         grace in 0u32..100,
         state in prop_oneof!["pending", "running", "stopped", "stopping", "terminated"],
-        extra in prop_oneof!["", "remediation:exempt", "aws:autoscaling:groupName"],
+        extra in prop_oneof!["", "remediation:exempt", "aws:autoscaling:groupName", "aws:ec2:fleet-id", "eks:nodegroup-name", "karpenter.sh/nodepool", "aws:elasticmapreduce:job-flow-id", "kubernetes.io/cluster/prod"],
         compliant in any::<bool>(),
     ) {
         let settings = Settings { required_tags: rules.clone(), grace_minutes: grace, ..Settings::default() };
@@ -226,7 +227,7 @@ proptest! {
         if !extra.is_empty() {
             tags.push((extra.to_string(), "x".to_string()));
         }
-        let instance = InstanceState { instance_id: INSTANCE.into(), state: state.to_string(), tags: tags.clone() };
+        let instance = InstanceState { instance_id: INSTANCE.into(), state: state.to_string(), tags: tags.clone(), hibernation: false };
         let plan = plan_instance(&instance, &settings, now());
         let acts = matches!(plan.action, InstanceAction::Stop { .. } | InstanceAction::Mark(_));
         let wrong = !tag_problems(&tags, &rules).is_empty();
@@ -256,7 +257,8 @@ fn without_grace_a_wrong_instance_is_stopped_at_once() {
     assert_eq!(
         plan.action,
         InstanceAction::Stop {
-            deadline_passed: None
+            deadline_passed: None,
+            hibernate: false,
         }
     );
     assert_eq!(plan.problems.len(), 1);
@@ -295,8 +297,93 @@ fn exempt_and_auto_scaling_instances_are_skipped() {
     let scaled = running(&[("aws:autoscaling:groupName", "web-asg")]);
     assert_eq!(
         plan_instance(&scaled, &settings(0), now()).action,
-        InstanceAction::AutoScaling("web-asg".into())
+        InstanceAction::Managed(Manager {
+            kind: "Auto Scaling group",
+            name: "web-asg".into(),
+            fix_in: "the group's launch template",
+        })
     );
+}
+
+/// Each manager's own tag, and the name the notification gives: the most specific manager wins when an
+/// instance carries several (an EKS node group runs on an Auto Scaling group).
+#[test]
+fn capacity_other_services_replace_is_skipped_naming_the_manager() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("aws:ec2:fleet-id", "fleet-1a2b")], "EC2 Fleet fleet-1a2b"),
+        (&[("aws:ec2spot:fleet-request-id", "sfr-9f8e")], "Spot Fleet sfr-9f8e"),
+        (
+            &[("aws:autoscaling:groupName", "eks-ng-1"), ("eks:nodegroup-name", "ng-1")],
+            "EKS node group ng-1",
+        ),
+        (
+            &[("aws:ec2:fleet-id", "fleet-k"), ("karpenter.sh/nodepool", "default")],
+            "Karpenter node pool default",
+        ),
+        (&[("eks:eks-cluster-name", "prod")], "EKS cluster prod"),
+        (
+            &[("aws:elasticmapreduce:job-flow-id", "j-2AXXXXXXGAPLF"), ("aws:elasticmapreduce:instance-group-role", "CORE")],
+            "EMR cluster j-2AXXXXXXGAPLF",
+        ),
+        (
+            &[("AmazonECSManaged", ""), ("aws:autoscaling:groupName", "ecs-cp-asg")],
+            "ECS capacity provider ecs-cp-asg",
+        ),
+        (&[("kubernetes.io/cluster/prod", "owned")], "Kubernetes cluster prod"),
+    ];
+    for (pairs, named) in cases {
+        match plan_instance(&running(pairs), &settings(0), now()).action {
+            InstanceAction::Managed(manager) => assert_eq!(manager.to_string(), *named),
+            other => panic!("{pairs:?}: {other:?}"),
+        }
+    }
+}
+
+/// Negative twins: tags that look like a manager's but are not one leave the instance to be stopped.
+#[test]
+fn look_alike_manager_tags_do_not_protect_an_instance() {
+    for pairs in [
+        &[("fleet-id", "fleet-1")][..],
+        &[("aws:ec2:fleet", "x")],
+        &[("kubernetes.io/cluster/", "owned")],
+        &[("Karpenter.sh/nodepool", "default")],
+        &[("team", "eks:nodegroup-name")],
+    ] {
+        assert!(
+            matches!(
+                plan_instance(&running(pairs), &settings(0), now()).action,
+                InstanceAction::Stop { .. }
+            ),
+            "{pairs:?}"
+        );
+    }
+}
+
+#[test]
+fn an_instance_launched_for_hibernation_is_hibernated_and_others_stopped() {
+    let hibernating = InstanceState {
+        hibernation: true,
+        ..running(&[])
+    };
+    assert_eq!(
+        plan_instance(&hibernating, &settings(0), now()).action,
+        InstanceAction::Stop {
+            deadline_passed: None,
+            hibernate: true
+        }
+    );
+    let marked = InstanceState {
+        hibernation: true,
+        ..running(&[(STOP_AFTER_TAG, "2026-11-29T11:00:00Z")])
+    };
+    assert!(matches!(
+        plan_instance(&marked, &settings(30), now()).action,
+        InstanceAction::Stop { hibernate: true, .. }
+    ));
+    assert!(matches!(
+        plan_instance(&running(&[]), &settings(0), now()).action,
+        InstanceAction::Stop { hibernate: false, .. }
+    ));
 }
 
 #[test]
@@ -316,7 +403,8 @@ fn grace_period_marks_then_waits_then_stops() {
     assert_eq!(
         plan_instance(&marked, &settings(30), later).action,
         InstanceAction::Stop {
-            deadline_passed: Some("2026-11-29T12:30:00Z".into())
+            deadline_passed: Some("2026-11-29T12:30:00Z".into()),
+            hibernate: false,
         }
     );
     // Exactly at the deadline it stops.

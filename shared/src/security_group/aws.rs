@@ -1,21 +1,31 @@
 //! The EC2 calls on security groups, and the IAM actions they need; SDK rules become the policy's
 //! plain [`IngressRule`]s.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use aws_config::SdkConfig;
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, SecurityGroupRule};
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, SecurityGroupRule,
+    SecurityGroupRuleRequest, SecurityGroupRuleUpdate,
+};
 
-use super::policy::{GroupState, IngressRule, Reopen, RuleSource};
+use super::policy::{is_internet_wide, GroupState, IngressRule, Reopen, RuleSource};
 use crate::error::AwsError;
 
 /// The IAM actions behind every EC2 call in this file (checked against the code and the template).
 pub const IAM_ACTIONS: &[&str] = &[
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSecurityGroupRules",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:GetManagedPrefixListEntries",
     "ec2:AuthorizeSecurityGroupIngress",
     "ec2:RevokeSecurityGroupIngress",
+    "ec2:ModifySecurityGroupRules",
 ];
+
+/// The owner DescribeManagedPrefixLists gives AWS-managed prefix lists (VPC User Guide, "AWS-managed
+/// prefix lists": sets of AWS service ranges, which customers can't modify): never the internet.
+const AWS_OWNED: &str = "AWS";
 
 fn ingress_rule(rule: &SecurityGroupRule) -> Option<IngressRule> {
     if rule.is_egress() == Some(true) {
@@ -26,7 +36,10 @@ fn ingress_rule(rule: &SecurityGroupRule) -> Option<IngressRule> {
     } else if let Some(cidr) = rule.cidr_ipv6() {
         RuleSource::Ipv6(cidr.to_string())
     } else if let Some(list) = rule.prefix_list_id() {
-        RuleSource::Other(list.to_string())
+        RuleSource::PrefixList {
+            id: list.to_string(),
+            internet: Vec::new(),
+        }
     } else {
         let group = rule
             .referenced_group_info()
@@ -86,7 +99,68 @@ impl SecurityGroupActions {
             let page = page.map_err(|e| AwsError::from_sdk("DescribeSecurityGroupRules", e))?;
             ingress.extend(page.security_group_rules().iter().filter_map(ingress_rule));
         }
+        self.read_prefix_lists(ingress.iter_mut().collect()).await?;
         Ok(GroupState { tag_keys, ingress })
+    }
+
+    /// Fills in which entries of each referenced customer-managed prefix list count as the
+    /// internet: one DescribeManagedPrefixLists for the owners, one GetManagedPrefixListEntries per
+    /// customer-managed list (its current version), however many rules and groups use it.
+    async fn read_prefix_lists(&self, rules: Vec<&mut IngressRule>) -> Result<(), AwsError> {
+        let ids: BTreeSet<String> = rules
+            .iter()
+            .filter_map(|rule| match &rule.source {
+                RuleSource::PrefixList { id, .. } => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut customer_managed = Vec::new();
+        let mut pages = self
+            .client
+            .describe_managed_prefix_lists()
+            .set_prefix_list_ids(Some(ids.into_iter().collect()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("DescribeManagedPrefixLists", e))?;
+            customer_managed.extend(
+                page.prefix_lists()
+                    .iter()
+                    .filter(|list| list.owner_id() != Some(AWS_OWNED))
+                    .filter_map(|list| list.prefix_list_id().map(String::from)),
+            );
+        }
+        let mut internet: HashMap<String, Vec<String>> = HashMap::new();
+        for id in customer_managed {
+            let mut wide = Vec::new();
+            let mut pages = self
+                .client
+                .get_managed_prefix_list_entries()
+                .prefix_list_id(&id)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page =
+                    page.map_err(|e| AwsError::from_sdk("GetManagedPrefixListEntries", e))?;
+                wide.extend(
+                    page.entries()
+                        .iter()
+                        .filter_map(|entry| entry.cidr())
+                        .filter(|cidr| is_internet_wide(cidr))
+                        .map(String::from),
+                );
+            }
+            internet.insert(id, wide);
+        }
+        for rule in rules {
+            if let RuleSource::PrefixList { id, internet: wide } = &mut rule.source {
+                *wide = internet.get(id).cloned().unwrap_or_default();
+            }
+        }
+        Ok(())
     }
 
     /// Every group of the region with its state, in a number of calls that grows with pages, not groups.
@@ -134,6 +208,11 @@ impl SecurityGroupActions {
                 }
             }
         }
+        let rules = states
+            .iter_mut()
+            .flat_map(|(_, state)| state.ingress.iter_mut())
+            .collect();
+        self.read_prefix_lists(rules).await?;
         Ok(states)
     }
 
@@ -166,20 +245,26 @@ impl SecurityGroupActions {
                 .ip_protocol("tcp")
                 .from_port(i32::from(*reopen.ports.start()))
                 .to_port(i32::from(*reopen.ports.end()));
-            if reopen.is_ipv6() {
-                permission.ipv6_ranges(
+            let description = reopen.description();
+            match &reopen.source {
+                RuleSource::Ipv6(cidr) => permission.ipv6_ranges(
                     Ipv6Range::builder()
-                        .cidr_ipv6(&reopen.cidr)
-                        .description(reopen.description())
+                        .cidr_ipv6(cidr)
+                        .description(description)
                         .build(),
-                )
-            } else {
-                permission.ip_ranges(
+                ),
+                RuleSource::PrefixList { id, .. } => permission.prefix_list_ids(
+                    PrefixListId::builder()
+                        .prefix_list_id(id)
+                        .description(description)
+                        .build(),
+                ),
+                RuleSource::Ipv4(cidr) | RuleSource::Other(cidr) => permission.ip_ranges(
                     IpRange::builder()
-                        .cidr_ip(&reopen.cidr)
-                        .description(reopen.description())
+                        .cidr_ip(cidr)
+                        .description(description)
                         .build(),
-                )
+                ),
             }
             .build()
         });
@@ -191,6 +276,35 @@ impl SecurityGroupActions {
             .await
             .map(|_| ())
             .map_err(|err| AwsError::from_sdk("AuthorizeSecurityGroupIngress", err))
+    }
+
+    /// Rewrites rules in place, all in one call (no free rule slot needed): each becomes the allowed
+    /// TCP range of its [`Reopen`], from the same source.
+    pub async fn rewrite(&self, group_id: &str, rewrites: &[(String, Reopen)]) -> Result<(), AwsError> {
+        let updates = rewrites.iter().map(|(rule_id, reopen)| {
+            let rule = SecurityGroupRuleRequest::builder()
+                .ip_protocol("tcp")
+                .from_port(i32::from(*reopen.ports.start()))
+                .to_port(i32::from(*reopen.ports.end()))
+                .description(reopen.description());
+            let rule = match &reopen.source {
+                RuleSource::Ipv6(cidr) => rule.cidr_ipv6(cidr),
+                RuleSource::PrefixList { id, .. } => rule.prefix_list_id(id),
+                RuleSource::Ipv4(cidr) | RuleSource::Other(cidr) => rule.cidr_ipv4(cidr),
+            };
+            SecurityGroupRuleUpdate::builder()
+                .security_group_rule_id(rule_id)
+                .security_group_rule(rule.build())
+                .build()
+        });
+        self.client
+            .modify_security_group_rules()
+            .group_id(group_id)
+            .set_security_group_rules(Some(updates.collect()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("ModifySecurityGroupRules", e))
     }
 
     /// Revokes rules by id. A rule that is already gone counts as revoked: when the batch fails

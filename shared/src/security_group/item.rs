@@ -59,19 +59,37 @@ pub fn rules_from_item(item: &Value) -> Vec<IngressRule> {
                 rules.push(rule(RuleSource::Ipv6(cidr.to_string())));
             }
         }
-        for other in ["prefixListIds", "userIdGroupPairs"] {
-            for entry in permission
-                .get(other)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let id = str_field(entry, "prefixListId")
-                    .or_else(|| str_field(entry, "groupId"))
-                    .unwrap_or(other);
-                rules.push(rule(RuleSource::Other(id.to_string())));
+        // A prefix list's entries are not in the item: see [`references_prefix_list`].
+        for entry in permission
+            .get("prefixListIds")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = str_field(entry, "prefixListId") {
+                rules.push(rule(RuleSource::PrefixList {
+                    id: id.to_string(),
+                    internet: Vec::new(),
+                }));
             }
+        }
+        for entry in permission
+            .get("userIdGroupPairs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let id = str_field(entry, "groupId").unwrap_or("userIdGroupPairs");
+            rules.push(rule(RuleSource::Other(id.to_string())));
         }
     }
     rules
+}
+
+/// Whether an ingress rule of the item references a prefix list. Config's item holds the list's id,
+/// not its entries, so such a group is judged on its current state, read as the remediation reads it.
+pub fn references_prefix_list(item: &Value) -> bool {
+    rules_from_item(item)
+        .iter()
+        .any(|rule| matches!(rule.source, RuleSource::PrefixList { .. }))
 }

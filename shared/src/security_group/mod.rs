@@ -22,7 +22,7 @@ use crate::config::Settings;
 use crate::error::AwsError;
 use crate::identity::OwnIdentity;
 use crate::invocation::{Remediation, Targets, Unrelated};
-use crate::outcome::{Outcome, OutcomeKind, ResourceType};
+use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::{Trigger, TriggerEvent};
 
 pub struct OpenSecurityGroup {
@@ -47,6 +47,92 @@ impl OpenSecurityGroup {
             settings,
             OwnIdentity::from_sdk_config(sdk),
         )
+    }
+}
+
+/// What the fix at the rules quota did: its changes, and a severity raised when allowed ports closed.
+struct InPlaceFix {
+    changes: Vec<String>,
+    closed: Vec<String>,
+    severity: Option<Severity>,
+    /// Set when a wrong rule is still open: the outcome is `failed`, listing what did change.
+    failed: Option<String>,
+}
+
+impl std::fmt::Display for InPlaceFix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the group is at its rules quota ({RULES_QUOTA_EXCEEDED}), so the broad rules were narrowed in place")?;
+        if !self.closed.is_empty() {
+            write!(
+                f,
+                "; ALLOWED PORTS CLOSED, no rule slot left to keep them open: {}; free slots in the group and open them again",
+                self.closed.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl OpenSecurityGroup {
+    /// The fix for a group with no free rule slot ([`GroupPlan::in_place`]): rewrite each broad rule
+    /// into its first allowed range, revoke the rest, then re-open the remaining allowed ranges in the
+    /// freed slots. When EC2 refuses a rewrite or a re-open, the internet is closed anyway and the
+    /// allowed ports that went with it are named.
+    async fn narrow_in_place(&self, group_id: &str, plan: &GroupPlan) -> Result<InPlaceFix, AwsError> {
+        let in_place = plan.in_place();
+        let mut changes = Vec::new();
+        let mut closed = Vec::new();
+        let mut revoke = in_place.revoke.clone();
+        let rule = |id: &str| plan.revoke.iter().find(|r| r.rule_id == id);
+        match self.actions.rewrite(group_id, &in_place.rewrite).await {
+            Ok(()) => changes.extend(in_place.rewrite.iter().map(|(id, reopen)| {
+                let was = rule(id).map(ToString::to_string).unwrap_or_default();
+                format!("narrowed {was} ({id}) in place to {reopen}")
+            })),
+            Err(err) if err.is_transient() || err.is_not_found() => return Err(err),
+            Err(err) => {
+                tracing::warn!(error = %err, group_id, "could not rewrite rules in place; revoking them");
+                revoke.extend(in_place.rewrite.iter().map(|(id, _)| id.clone()));
+                closed.extend(in_place.rewrite.iter().map(|(_, reopen)| reopen.to_string()));
+            }
+        }
+        if !revoke.is_empty() {
+            match self.actions.revoke(group_id, &revoke).await {
+                Ok(()) => changes
+                    .extend(revoke.iter().filter_map(|id| rule(id)).map(|r| format!("revoked {r}"))),
+                Err(err) if err.is_transient() && changes.is_empty() => return Err(err),
+                Err(err) => {
+                    return Ok(InPlaceFix {
+                        changes,
+                        closed: Vec::new(),
+                        severity: Some(Severity::High),
+                        failed: Some(format!("revoking failed: {err}")),
+                    })
+                }
+            }
+        }
+        if !in_place.reopen_after.is_empty() {
+            match self.actions.authorize(group_id, &in_place.reopen_after).await {
+                Ok(()) => changes.extend(
+                    in_place
+                        .reopen_after
+                        .iter()
+                        .map(|r| format!("re-opened {r} (allowed port, kept open)")),
+                ),
+                Err(err) => {
+                    tracing::warn!(error = %err, group_id, "could not re-open allowed ports");
+                    closed.extend(in_place.reopen_after.iter().map(ToString::to_string));
+                }
+            }
+        }
+        changes.extend(closed.iter().map(|c| format!("closed allowed {c} as well (no free rule slot)")));
+        let severity = (!closed.is_empty()).then_some(Severity::High);
+        Ok(InPlaceFix {
+            changes,
+            closed,
+            severity,
+            failed: None,
+        })
     }
 }
 
@@ -112,6 +198,17 @@ impl Remediation for OpenSecurityGroup {
             match self.actions.authorize(group_id, &plan.reopen).await {
                 Ok(()) => {}
                 Err(err) if err.is_transient() || err.is_not_found() => return Err(err),
+                // No free slot for the allowed ports: narrow the broad rules where they stand.
+                Err(err) if err.has_code(RULES_QUOTA_EXCEEDED) => {
+                    let fixed = self.narrow_in_place(group_id, &plan).await?;
+                    let (kind, reason) = match &fixed.failed {
+                        Some(failure) => (OutcomeKind::Failed, format!("{reason}; {fixed}; {failure}")),
+                        None => (OutcomeKind::Remediated, format!("{reason}; {fixed}")),
+                    };
+                    return Ok(outcome(kind, reason)
+                        .with_changes(fixed.changes)
+                        .with_severity(fixed.severity.unwrap_or(plan.severity())));
+                }
                 // Without the re-opened ports, revoking would close allowed traffic: stop here.
                 Err(err) => {
                     return Ok(outcome(

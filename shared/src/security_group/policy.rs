@@ -4,11 +4,14 @@
 //! Wrong: an ingress rule from the internet that reaches any port outside `ALLOWED_PUBLIC_PORTS` (TCP).
 //! The internet is `0.0.0.0/0` and `::/0`, and also the internet in pieces: an IPv4 source of `/7` or
 //! wider (`0.0.0.0/1` + `128.0.0.0/1`), an IPv6 source of `/15` or wider outside the unique-local
-//! `fc00::/7`. Protocol `-1` reaches everything; public UDP, ICMP and other protocols are always wrong.
-//! Rules from narrower CIDRs (`10.0.0.0/8`, a partner's `/24`), prefix lists or other groups are never
-//! touched, nor egress.
+//! `fc00::/7`, and a customer-managed prefix list holding any such CIDR (the rule is judged; the list,
+//! which other groups may use, is never edited). Protocol `-1` reaches everything; public UDP, ICMP and
+//! other protocols are always wrong. Rules from narrower CIDRs (`10.0.0.0/8`, a partner's `/24`), prefix
+//! lists without such entries, or other groups are never touched, nor egress.
 //! Fix: revoke the rule by its id; when it also covered allowed ports, authorize just those ports again
-//! from the same source, first, so web traffic never stops. An exempt group is left alone.
+//! from the same source, first, so web traffic never stops. A group at its rules quota has no slot for
+//! that: the broad rule is then rewritten in place into an allowed range ([`GroupPlan::in_place`]).
+//! An exempt group is left alone.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -51,8 +54,34 @@ pub struct GroupState {
 pub enum RuleSource {
     Ipv4(String),
     Ipv6(String),
-    /// A prefix list or another security group: never touched.
+    /// A managed prefix list, with those of its entries that count as the internet (empty for an
+    /// AWS-managed list, which holds AWS's own service ranges, and for a list of narrow ranges).
+    PrefixList { id: String, internet: Vec<String> },
+    /// Another security group: never touched.
     Other(String),
+}
+
+impl RuleSource {
+    /// Whether traffic from here is traffic from the internet.
+    pub fn is_internet(&self) -> bool {
+        match self {
+            RuleSource::Ipv4(cidr) | RuleSource::Ipv6(cidr) => is_internet_wide(cidr),
+            RuleSource::PrefixList { internet, .. } => !internet.is_empty(),
+            RuleSource::Other(_) => false,
+        }
+    }
+}
+
+impl fmt::Display for RuleSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuleSource::Ipv4(s) | RuleSource::Ipv6(s) | RuleSource::Other(s) => f.write_str(s.trim()),
+            RuleSource::PrefixList { id, internet } if internet.is_empty() => f.write_str(id),
+            RuleSource::PrefixList { id, internet } => {
+                write!(f, "prefix list {id} (holds {})", internet.join(", "))
+            }
+        }
+    }
 }
 
 /// One ingress rule as `DescribeSecurityGroupRules` reports it.
@@ -88,14 +117,10 @@ fn protocol_of(text: &str) -> Protocol {
 }
 
 impl IngressRule {
-    /// The CIDR when the rule is open to the internet (whole, or in a piece wide enough to count).
-    pub fn public_cidr(&self) -> Option<&str> {
-        match &self.source {
-            RuleSource::Ipv4(cidr) | RuleSource::Ipv6(cidr) if is_internet_wide(cidr) => {
-                Some(cidr.trim())
-            }
-            _ => None,
-        }
+    /// Whether the rule lets the internet in (whole, in a piece wide enough to count, or through a
+    /// prefix list holding such a CIDR).
+    pub fn is_public(&self) -> bool {
+        self.source.is_internet()
     }
 
     /// The TCP/UDP port range; `None` when the protocol has no ports or the range is unreadable.
@@ -128,7 +153,7 @@ impl IngressRule {
 
     /// Public and reaching something that is not an allowed TCP port.
     pub fn is_wrong(&self, allowed: &PortSet) -> bool {
-        if self.public_cidr().is_none() {
+        if !self.is_public() {
             return false;
         }
         match protocol_of(&self.protocol) {
@@ -161,16 +186,11 @@ impl IngressRule {
         }
     }
 
-    pub fn source_text(&self) -> &str {
-        match &self.source {
-            RuleSource::Ipv4(s) | RuleSource::Ipv6(s) | RuleSource::Other(s) => s,
-        }
-    }
 }
 
 impl fmt::Display for IngressRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} from {}", self.traffic(), self.source_text())
+        write!(f, "{} from {}", self.traffic(), self.source)
     }
 }
 
@@ -231,17 +251,15 @@ fn subtract(range: RangeInclusive<u16>, taken: &[RangeInclusive<u16>]) -> Vec<Ra
 /// Allowed TCP ports to open again, from the same source, after revoking a broader rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reopen {
-    /// The revoked rule's own CIDR (`0.0.0.0/0`, `::/0`, or a piece such as `0.0.0.0/1`).
-    pub cidr: String,
+    /// The revoked rule's own source (`0.0.0.0/0`, `::/0`, a piece such as `0.0.0.0/1`, or the
+    /// prefix list).
+    pub source: RuleSource,
     pub ports: RangeInclusive<u16>,
     /// The rule whose revocation made this necessary.
     pub replaces: String,
 }
 
 impl Reopen {
-    pub fn is_ipv6(&self) -> bool {
-        self.cidr.contains(':')
-    }
 
     /// The rule description AWS stores (allowed characters only: no quotes or angle brackets).
     pub fn description(&self) -> String {
@@ -254,7 +272,7 @@ impl Reopen {
 
 impl fmt::Display for Reopen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "tcp {} to {}", ports_text(&self.ports), self.cidr)
+        write!(f, "tcp {} to {}", ports_text(&self.ports), self.source)
     }
 }
 
@@ -297,6 +315,34 @@ impl GroupPlan {
         )
     }
 
+    /// The same fix for a group at its rules quota, where re-opening first needs a free slot: each
+    /// revoked rule that covered allowed ports is rewritten in place (ModifySecurityGroupRules keeps
+    /// the rule, so no slot is needed and the allowed range never closes) into its first allowed
+    /// range; the other wrong rules are revoked; the remaining allowed ranges are re-opened last, in
+    /// the slots the revocations freed.
+    pub fn in_place(&self) -> InPlacePlan {
+        let mut rewrite: Vec<(String, Reopen)> = Vec::new();
+        let mut reopen_after: Vec<Reopen> = Vec::new();
+        for reopen in &self.reopen {
+            if rewrite.iter().any(|(id, _)| *id == reopen.replaces) {
+                reopen_after.push(reopen.clone());
+            } else {
+                rewrite.push((reopen.replaces.clone(), reopen.clone()));
+            }
+        }
+        let revoke = self
+            .revoke
+            .iter()
+            .filter(|rule| !rewrite.iter().any(|(id, _)| *id == rule.rule_id))
+            .map(|rule| rule.rule_id.clone())
+            .collect();
+        InPlacePlan {
+            rewrite,
+            revoke,
+            reopen_after,
+        }
+    }
+
     /// High when the internet reaches remote administration or everything; medium otherwise.
     pub fn severity(&self) -> Severity {
         let critical = self
@@ -311,6 +357,23 @@ impl GroupPlan {
     }
 }
 
+/// [`GroupPlan::in_place`]: the fix without a free rule slot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InPlacePlan {
+    /// Rule id, and the allowed range (same source) it becomes.
+    pub rewrite: Vec<(String, Reopen)>,
+    /// Wrong rules that covered no allowed port, by id.
+    pub revoke: Vec<String>,
+    /// Allowed ranges beyond the first of each rewritten rule, re-opened after the revocations.
+    pub reopen_after: Vec<Reopen>,
+}
+
+/// The error EC2 gives when a group has no free rule slot (EC2 API Reference, "Error codes for the
+/// Amazon EC2 API": `RulesPerSecurityGroupLimitExceeded`, "You've reached the limit on the number of
+/// rules that you can add to a security group"). A rule that references a prefix list takes as many
+/// slots as the list's maximum entries (VPC User Guide, "Work with customer-managed prefix lists").
+pub const RULES_QUOTA_EXCEEDED: &str = "RulesPerSecurityGroupLimitExceeded";
+
 /// Decides which of a group's ingress rules to revoke and which allowed ports to re-open.
 /// `focus_ports`: only rules reaching one of these ports (a GuardDuty finding about them); empty
 /// means every wrong rule.
@@ -324,26 +387,26 @@ pub fn plan_group(rules: &[IngressRule], allowed: &PortSet, focus_ports: &[u16])
 
     let mut reopen: Vec<Reopen> = Vec::new();
     for rule in &revoke {
-        let (Some(cidr), Some(tcp)) = (rule.public_cidr(), rule.tcp_ports()) else {
+        let Some(tcp) = rule.tcp_ports() else {
             continue;
         };
-        // Ports that stay open anyway: public TCP coverage of the same family from rules we keep,
+        // Ports that stay open anyway: public TCP coverage from the same source by rules we keep,
         // and what this plan already re-opens.
         let mut taken: Vec<RangeInclusive<u16>> = rules
             .iter()
-            .filter(|kept| !revoke.contains(kept) && kept.public_cidr() == Some(cidr))
+            .filter(|kept| !revoke.contains(kept) && kept.source == rule.source)
             .filter_map(IngressRule::tcp_ports)
             .collect();
         taken.extend(
             reopen
                 .iter()
-                .filter(|r| r.cidr == cidr)
+                .filter(|r| r.source == rule.source)
                 .map(|r| r.ports.clone()),
         );
         for wanted in allowed_within(allowed, &tcp) {
             for ports in subtract(wanted, &taken) {
                 reopen.push(Reopen {
-                    cidr: cidr.to_string(),
+                    source: rule.source.clone(),
                     ports,
                     replaces: rule.rule_id.clone(),
                 });

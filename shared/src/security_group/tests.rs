@@ -23,6 +23,22 @@ fn v6(id: &str, protocol: &str, from: i32, to: i32, cidr: &str) -> IngressRule {
     }
 }
 
+/// A customer-managed prefix list holding the internet (as the AWS layer reads it).
+fn open_list() -> RuleSource {
+    RuleSource::PrefixList {
+        id: "pl-0open".into(),
+        internet: vec![ANY_IPV4.into()],
+    }
+}
+
+/// Its negative twin: a list of private and partner ranges (no entry counts as the internet).
+fn private_list() -> RuleSource {
+    RuleSource::PrefixList {
+        id: "pl-0private".into(),
+        internet: Vec::new(),
+    }
+}
+
 fn web() -> PortSet {
     PortSet::parse("80,443").unwrap()
 }
@@ -56,7 +72,7 @@ fn rules_that_must_stay_untouched() {
         v6("http6", "tcp", 80, 80, ANY_IPV6),
         v4("partner", "tcp", 22, 22, "203.0.113.0/24"),
         IngressRule {
-            source: RuleSource::Other("pl-0123456789abcdef0".into()),
+            source: private_list(),
             ..v4("prefix", "-1", -1, -1, "")
         },
         IngressRule {
@@ -245,7 +261,8 @@ fn arbitrary_rule() -> impl Strategy<Value = IngressRule> {
         1 => Just(RuleSource::Ipv6("2001:db8::/32".into())),
         1 => Just(RuleSource::Ipv6("2000::/3".into())),
         1 => Just(RuleSource::Ipv6("fc00::/7".into())),
-        1 => Just(RuleSource::Other("pl-1234".into())),
+        1 => Just(open_list()),
+        1 => Just(private_list()),
         1 => Just(RuleSource::Other("sg-1234".into())),
     ];
     let ports = prop_oneof![
@@ -284,14 +301,24 @@ fn arbitrary_allowed() -> impl Strategy<Value = PortSet> {
     })
 }
 
-/// Whether TCP `port` is reachable from `cidr` through any of `rules` (or re-opened ranges).
-fn reachable(rules: &[IngressRule], reopen: &[Reopen], cidr: &str, port: u16) -> bool {
+/// Whether TCP `port` is reachable from the internet `source` through any of `rules` (or re-opened ranges).
+fn reachable(rules: &[IngressRule], reopen: &[Reopen], source: &RuleSource, port: u16) -> bool {
     rules
         .iter()
-        .any(|r| r.public_cidr() == Some(cidr) && r.tcp_ports().is_some_and(|p| p.contains(&port)))
+        .any(|r| r.is_public() && r.source == *source && r.tcp_ports().is_some_and(|p| p.contains(&port)))
         || reopen
             .iter()
-            .any(|r| r.cidr == cidr && r.ports.contains(&port))
+            .any(|r| r.source == *source && r.ports.contains(&port))
+}
+
+fn internet_sources() -> Vec<RuleSource> {
+    let mut sources: Vec<RuleSource> = [ANY_IPV4, "0.0.0.0/1", "128.0.0.0/1"]
+        .into_iter()
+        .map(|c| RuleSource::Ipv4(c.into()))
+        .collect();
+    sources.extend([ANY_IPV6, "2000::/3"].into_iter().map(|c| RuleSource::Ipv6(c.into())));
+    sources.push(open_list());
+    sources
 }
 
 proptest! {
@@ -305,7 +332,7 @@ proptest! {
         let plan = plan_group(&rules, &allowed, &[]);
         // Never touches a rule that is not open to the internet, nor a rule that is fine.
         for rule in &plan.revoke {
-            prop_assert!(rule.public_cidr().is_some(), "{rule}");
+            prop_assert!(rule.is_public(), "{rule}");
             prop_assert!(rule.is_wrong(&allowed), "{rule}");
         }
         let kept: Vec<IngressRule> = rules.iter().filter(|r| !plan.revoke.contains(r)).cloned().collect();
@@ -315,18 +342,49 @@ proptest! {
             prop_assert!(covers(&allowed, &reopen.ports), "{reopen}");
         }
         // Never closes an allowed port that was open, per source; re-opens nothing twice.
-        for cidr in [ANY_IPV4, ANY_IPV6, "0.0.0.0/1", "128.0.0.0/1", "2000::/3"] {
+        for source in internet_sources() {
             for range in allowed.ranges() {
                 for port in range.clone() {
-                    let before = reachable(&rules, &[], cidr, port);
-                    let after = reachable(&kept, &plan.reopen, cidr, port);
-                    prop_assert_eq!(before, after, "{} tcp {}", cidr, port);
-                    let copies = plan.reopen.iter().filter(|r| r.cidr == cidr && r.ports.contains(&port)).count()
-                        + usize::from(reachable(&kept, &[], cidr, port));
-                    prop_assert!(copies <= 1, "{} tcp {} opened {} times", cidr, port, copies);
+                    let before = reachable(&rules, &[], &source, port);
+                    let after = reachable(&kept, &plan.reopen, &source, port);
+                    prop_assert_eq!(before, after, "{} tcp {}", source, port);
+                    let copies = plan.reopen.iter().filter(|r| r.source == source && r.ports.contains(&port)).count()
+                        + usize::from(reachable(&kept, &[], &source, port));
+                    prop_assert!(copies <= 1, "{} tcp {} opened {} times", source, port, copies);
                 }
             }
         }
+    }
+
+    /// At the rules quota the same fix is reached another way: every wrong rule is either rewritten
+    /// into an allowed range of its own source or revoked, and the rewrites plus the later re-opens
+    /// are exactly the plan's re-opens.
+    #[test]
+    fn the_in_place_plan_ends_where_the_plan_ends(
+        rules in prop::collection::vec(arbitrary_rule(), 0..8),
+        allowed in arbitrary_allowed(),
+    ) {
+        let plan = plan_group(&rules, &allowed, &[]);
+        let in_place = plan.in_place();
+        let mut handled: Vec<&str> = in_place.rewrite.iter().map(|(id, _)| id.as_str()).collect();
+        handled.extend(in_place.revoke.iter().map(String::as_str));
+        handled.sort_unstable();
+        let mut wrong: Vec<&str> = plan.revoke.iter().map(|r| r.rule_id.as_str()).collect();
+        wrong.sort_unstable();
+        wrong.dedup();
+        handled.dedup();
+        prop_assert_eq!(handled, wrong);
+        for (id, reopen) in &in_place.rewrite {
+            let rule = plan.revoke.iter().find(|r| r.rule_id == *id).unwrap();
+            prop_assert_eq!(&reopen.source, &rule.source);
+            prop_assert!(covers(&allowed, &reopen.ports), "{}", reopen);
+        }
+        let mut opened: Vec<String> = in_place.rewrite.iter().map(|(_, r)| r.to_string())
+            .chain(in_place.reopen_after.iter().map(ToString::to_string)).collect();
+        let mut wanted: Vec<String> = plan.reopen.iter().map(ToString::to_string).collect();
+        opened.sort();
+        wanted.sort();
+        prop_assert_eq!(opened, wanted);
     }
 
     #[test]
@@ -563,4 +621,47 @@ mod flows {
         );
         assert_eq!(revoke.num_calls(), 0);
     }
+}
+
+#[test]
+fn a_prefix_list_holding_the_internet_is_judged_like_the_internet() {
+    let all = IngressRule {
+        source: open_list(),
+        ..v4("pl-all", "-1", -1, -1, "")
+    };
+    let ssh_from_private = IngressRule {
+        source: private_list(),
+        ..v4("pl-ssh", "tcp", 22, 22, "")
+    };
+    let plan = plan_group(&[all, ssh_from_private], &web(), &[]);
+    assert_eq!(revoked_ids(&plan), ["pl-all"]);
+    assert_eq!(
+        reopened(&plan),
+        [
+            "tcp 80 to prefix list pl-0open (holds 0.0.0.0/0)",
+            "tcp 443 to prefix list pl-0open (holds 0.0.0.0/0)"
+        ]
+    );
+    assert!(plan
+        .reason(&web())
+        .contains("all traffic from prefix list pl-0open (holds 0.0.0.0/0) (pl-all)"));
+}
+
+#[test]
+fn at_the_rules_quota_broad_rules_are_narrowed_in_place() {
+    let rules = [
+        v4("all", "tcp", 0, 65535, ANY_IPV4),
+        v4("ssh", "tcp", 22, 22, ANY_IPV4),
+        v4("https", "tcp", 443, 443, "10.0.0.0/8"),
+    ];
+    let in_place = plan_group(&rules, &web(), &[]).in_place();
+    let rewrites: Vec<String> = in_place
+        .rewrite
+        .iter()
+        .map(|(id, r)| format!("{id} -> {r}"))
+        .collect();
+    assert_eq!(rewrites, ["all -> tcp 80 to 0.0.0.0/0"]);
+    assert_eq!(in_place.revoke, ["ssh"]);
+    let after: Vec<String> = in_place.reopen_after.iter().map(ToString::to_string).collect();
+    assert_eq!(after, ["tcp 443 to 0.0.0.0/0"]);
 }
