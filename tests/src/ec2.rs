@@ -48,8 +48,7 @@ pub async fn create_prefix_list(ec2: &Client, name: &str, cidrs: &[&str]) -> Str
         request = request.entries(
             aws_sdk_ec2::types::AddPrefixListEntry::builder()
                 .cidr(*cidr)
-                .build()
-                .expect("prefix list entry"),
+                .build(),
         );
     }
     request
@@ -62,12 +61,23 @@ pub async fn create_prefix_list(ec2: &Client, name: &str, cidrs: &[&str]) -> Str
 }
 
 /// Authorizes `protocol` `from`-`to` from a prefix list.
-pub async fn open_to_prefix_list(ec2: &Client, group_id: &str, protocol: &str, from: i32, to: i32, list: &str) {
+pub async fn open_to_prefix_list(
+    ec2: &Client,
+    group_id: &str,
+    protocol: &str,
+    from: i32,
+    to: i32,
+    list: &str,
+) {
     let permission = IpPermission::builder()
         .ip_protocol(protocol)
         .from_port(from)
         .to_port(to)
-        .prefix_list_ids(aws_sdk_ec2::types::PrefixListId::builder().prefix_list_id(list).build())
+        .prefix_list_ids(
+            aws_sdk_ec2::types::PrefixListId::builder()
+                .prefix_list_id(list)
+                .build(),
+        )
         .build();
     ec2.authorize_security_group_ingress()
         .group_id(group_id)
@@ -172,7 +182,12 @@ pub async fn launch_hibernating(ec2: &Client, tags: &[(&str, &str)]) -> String {
     launch_with(ec2, 1, tags, true).await.remove(0)
 }
 
-async fn launch_with(ec2: &Client, count: i32, tags: &[(&str, &str)], hibernation: bool) -> Vec<String> {
+async fn launch_with(
+    ec2: &Client,
+    count: i32,
+    tags: &[(&str, &str)],
+    hibernation: bool,
+) -> Vec<String> {
     let mut request = ec2
         .run_instances()
         .image_id("ami-0abcdef1234567890")

@@ -111,21 +111,11 @@ impl MotoServer {
     /// The AWS operations received since [`MotoServer::start_recording`], in order
     /// (`DescribeInstances`, `Publish`, or `S3 PUT /bucket?acl` for S3's REST calls).
     pub fn recorded_calls(&self) -> Vec<String> {
-        self.recorded_requests()
-            .into_iter()
-            .map(|(operation, _)| operation)
-            .collect()
-    }
-
-    /// Like [`MotoServer::recorded_calls`], with each request's body (the form of a query-protocol
-    /// call, `Action=StopInstances&InstanceId.1=i-...&Hibernate=true`), for what moto accepts but
-    /// does not model, such as StopInstances' `Hibernate`.
-    pub fn recorded_requests(&self) -> Vec<(String, String)> {
         self.api("POST", "/moto-api/recorder/stop-recording", "");
         let (_, log) = self.api("GET", "/moto-api/recorder/download-recording", "");
         log.lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .map(|entry| (operation_name(&entry), request_body(&entry)))
+            .map(|entry| operation_name(&entry))
             .collect()
     }
 

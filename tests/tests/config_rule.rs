@@ -303,8 +303,12 @@ async fn groups_from_prefix_lists_are_judged_by_the_lists_entries() {
     for list in [&open_list, &private_list] {
         let group = ec2state::create_group(ec2, &unique("admin")).await;
         ec2state::open_to_prefix_list(ec2, &group, "tcp", 22, 22, list).await;
-        let mut invocation = sample("configuration-item-change-security-group.json", &[(SAMPLE_GROUP, &group)]);
-        let mut item: Value = serde_json::from_str(invocation["invokingEvent"].as_str().unwrap()).unwrap();
+        let mut invocation = sample(
+            "configuration-item-change-security-group.json",
+            &[(SAMPLE_GROUP, &group)],
+        );
+        let mut item: Value =
+            serde_json::from_str(invocation["invokingEvent"].as_str().unwrap()).unwrap();
         item["configurationItem"]["configuration"]["ipPermissions"] = json!([{
             "fromPort": 22, "toPort": 22, "ipProtocol": "tcp", "ipv4Ranges": [], "ipRanges": [],
             "ipv6Ranges": [], "userIdGroupPairs": [], "prefixListIds": [{"prefixListId": list}]

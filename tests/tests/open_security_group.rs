@@ -466,8 +466,10 @@ async fn the_internet_in_pieces_is_closed_and_narrow_sources_stay() {
 async fn a_prefix_list_holding_the_internet_is_closed_and_narrow_lists_stay() {
     let world = World::new().await;
     let ec2 = &world.aws.ec2;
-    let open_list = sg::create_prefix_list(ec2, &unique("everyone"), &["0.0.0.0/0", "10.0.0.0/8"]).await;
-    let partners = sg::create_prefix_list(ec2, &unique("partners"), &["10.0.0.0/8", "203.0.113.0/24"]).await;
+    let open_list =
+        sg::create_prefix_list(ec2, &unique("everyone"), &["0.0.0.0/0", "10.0.0.0/8"]).await;
+    let partners =
+        sg::create_prefix_list(ec2, &unique("partners"), &["10.0.0.0/8", "203.0.113.0/24"]).await;
     let aws_managed = ec2
         .describe_managed_prefix_lists()
         .send()
@@ -484,7 +486,12 @@ async fn a_prefix_list_holding_the_internet_is_closed_and_narrow_lists_stay() {
 
     let mut function = world.function(&[]).await;
     let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
-    assert_eq!(invocation.response()["summary"]["remediated"], 1, "{}", invocation.response());
+    assert_eq!(
+        invocation.response()["summary"]["remediated"],
+        1,
+        "{}",
+        invocation.response()
+    );
     assert_eq!(
         world.ingress().await,
         lines(&[
@@ -500,11 +507,17 @@ async fn a_prefix_list_holding_the_internet_is_closed_and_narrow_lists_stay() {
         .send()
         .await
         .unwrap();
-    assert_eq!(entries.entries().len(), 2, "the list itself is never edited");
+    assert_eq!(
+        entries.entries().len(),
+        2,
+        "the list itself is never edited"
+    );
     let notes = world.inbox.drain().await;
     let reason = notes[0].document["reason"].as_str().unwrap();
     assert!(
-        reason.contains(&format!("tcp all ports from prefix list {open_list} (holds 0.0.0.0/0)")),
+        reason.contains(&format!(
+            "tcp all ports from prefix list {open_list} (holds 0.0.0.0/0)"
+        )),
         "{reason}"
     );
 }
@@ -530,7 +543,10 @@ async fn at_the_rules_quota_the_broad_rule_is_narrowed_in_place_and_closed_ports
     let mut function = world.function(&[]).await;
     let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
     let response = invocation.response().clone();
-    assert_eq!(response["results"][0]["outcome"], "remediated", "{response}");
+    assert_eq!(
+        response["results"][0]["outcome"], "remediated",
+        "{response}"
+    );
     assert_eq!(
         world.ingress().await,
         lines(&["tcp 22-22 203.0.113.0/24", "tcp 80-80 0.0.0.0/0"])
@@ -540,11 +556,23 @@ async fn at_the_rules_quota_the_broad_rule_is_narrowed_in_place_and_closed_ports
     assert_eq!(notes[0].attributes["severity"]["Value"], "high");
     let note = &notes[0].document;
     let reason = note["reason"].as_str().unwrap();
-    assert!(reason.contains("ALLOWED PORTS CLOSED") && reason.contains("tcp 443 to 0.0.0.0/0"), "{reason}");
+    assert!(
+        reason.contains("ALLOWED PORTS CLOSED") && reason.contains("tcp 443 to 0.0.0.0/0"),
+        "{reason}"
+    );
     let changes = note["changes"].to_string();
-    assert!(changes.contains("narrowed tcp all ports from 0.0.0.0/0"), "{changes}");
-    assert!(changes.contains("in place to tcp 80 to 0.0.0.0/0"), "{changes}");
-    assert!(changes.contains("revoked tcp 22 from 0.0.0.0/0"), "{changes}");
+    assert!(
+        changes.contains("narrowed tcp all ports from 0.0.0.0/0"),
+        "{changes}"
+    );
+    assert!(
+        changes.contains("in place to tcp 80 to 0.0.0.0/0"),
+        "{changes}"
+    );
+    assert!(
+        changes.contains("revoked tcp 22 from 0.0.0.0/0"),
+        "{changes}"
+    );
 }
 
 /// Negative twin of the quota case: with a free slot (the quota error on the first try only), the broad

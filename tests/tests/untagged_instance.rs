@@ -571,15 +571,33 @@ async fn a_stop_protected_instance_is_failed_with_what_a_person_can_do() {
 async fn capacity_other_services_replace_keeps_running_naming_its_manager() {
     let world = World::new().await;
     let managed: Vec<(&[(&str, &str)], &str)> = vec![
-        (&[("aws:ec2:fleet-id", "fleet-5d2f")], "EC2 Fleet fleet-5d2f"),
-        (&[("aws:ec2spot:fleet-request-id", "sfr-77aa")], "Spot Fleet sfr-77aa"),
         (
-            &[("aws:autoscaling:groupName", "eks-ng-web"), ("eks:nodegroup-name", "web")],
+            &[("aws:ec2:fleet-id", "fleet-5d2f")],
+            "EC2 Fleet fleet-5d2f",
+        ),
+        (
+            &[("aws:ec2spot:fleet-request-id", "sfr-77aa")],
+            "Spot Fleet sfr-77aa",
+        ),
+        (
+            &[
+                ("aws:autoscaling:groupName", "eks-ng-web"),
+                ("eks:nodegroup-name", "web"),
+            ],
             "EKS node group web",
         ),
-        (&[("karpenter.sh/nodepool", "default")], "Karpenter node pool default"),
-        (&[("aws:elasticmapreduce:job-flow-id", "j-3KXXXXXX")], "EMR cluster j-3KXXXXXX"),
-        (&[("kubernetes.io/cluster/prod", "owned")], "Kubernetes cluster prod"),
+        (
+            &[("karpenter.sh/nodepool", "default")],
+            "Karpenter node pool default",
+        ),
+        (
+            &[("aws:elasticmapreduce:job-flow-id", "j-3KXXXXXX")],
+            "EMR cluster j-3KXXXXXX",
+        ),
+        (
+            &[("kubernetes.io/cluster/prod", "owned")],
+            "Kubernetes cluster prod",
+        ),
     ];
     let mut ids = Vec::new();
     for (tags, _) in &managed {
@@ -598,17 +616,34 @@ async fn capacity_other_services_replace_keeps_running_naming_its_manager() {
     assert_eq!(response["summary"]["skipped"], managed.len(), "{response}");
     assert_eq!(response["summary"]["remediated"], 1, "{response}");
     assert!(is_stopped(&world.state(&ordinary).await));
-    let notes = world.inbox.drain().await;
+    // A sweep reports skipped instances in its response (their own events were notified).
+    let results = response["results"].as_array().unwrap();
     for (id, (_, named)) in ids.iter().zip(&managed) {
         assert_eq!(world.state(id).await, "running", "{named}");
-        let note = notes
+        let result = results
             .iter()
-            .find(|n| n.document["resource_id"] == id.as_str())
-            .unwrap_or_else(|| panic!("no message about {named}"));
-        let reason = note.document["reason"].as_str().unwrap();
-        assert_eq!(note.document["outcome"], "skipped");
-        assert!(reason.contains(&format!("{named} would replace it")), "{reason}");
+            .find(|r| r["resource_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no result for {named}: {response}"));
+        let reason = result["reason"].as_str().unwrap();
+        assert_eq!(result["outcome"], "skipped");
+        assert!(
+            reason.contains(&format!("{named} would replace it")),
+            "{reason}"
+        );
     }
+    // The event of one of them is notified, naming its manager.
+    let first = &ids[0];
+    function
+        .invoke(&world.event("instance-running.json", first))
+        .await;
+    let notes = world.inbox.drain().await;
+    let note = notes
+        .iter()
+        .find(|n| n.document["resource_id"] == first.as_str())
+        .expect("a message about the fleet instance");
+    assert!(note.document["reason"].as_str().unwrap().contains(
+        "EC2 Fleet fleet-5d2f would replace it: fix the tags in the fleet's launch template"
+    ));
 }
 
 /// An instance launched with hibernation enabled is hibernated (StopInstances with `Hibernate=true`;
@@ -629,15 +664,31 @@ async fn an_instance_launched_for_hibernation_is_hibernated_not_stopped() {
         .response()
         .clone();
     assert_eq!(response["summary"]["remediated"], 2, "{response}");
-    let stops: Vec<String> = server
+    let stops: Vec<Vec<(String, String)>> = server
         .recorded_requests()
         .into_iter()
         .filter(|(operation, _)| operation == "StopInstances")
-        .map(|(_, body)| body)
+        .map(|(_, params)| params)
         .collect();
-    let sent_for = |id: &str| stops.iter().find(|b| b.contains(id)).cloned().unwrap_or_default();
-    assert!(sent_for(&hibernating).contains("Hibernate=true"), "{stops:?}");
-    assert!(!sent_for(&ordinary).contains("Hibernate"), "{stops:?}");
+    let sent_for = |id: &str| {
+        stops
+            .iter()
+            .find(|params| params.iter().any(|(_, v)| v == id))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let hibernate = |params: &[(String, String)]| {
+        params
+            .iter()
+            .find(|(k, _)| k == "Hibernate")
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        hibernate(&sent_for(&hibernating)).as_deref(),
+        Some("true"),
+        "{stops:?}"
+    );
+    assert_eq!(hibernate(&sent_for(&ordinary)), None, "{stops:?}");
     assert!(is_stopped(&world.state(&hibernating).await));
 
     let notes = world.inbox.drain().await;
@@ -648,6 +699,9 @@ async fn an_instance_launched_for_hibernation_is_hibernated_not_stopped() {
             .map(|n| n.document["changes"][0].as_str().unwrap_or("").to_string())
             .unwrap_or_default()
     };
-    assert!(change_of(&hibernating).starts_with("hibernated"), "{notes:?}");
+    assert!(
+        change_of(&hibernating).starts_with("hibernated"),
+        "{notes:?}"
+    );
     assert_eq!(change_of(&ordinary), "stopped");
 }

@@ -191,7 +191,12 @@ impl ConfigRule {
                     && references_prefix_list(item)
                 {
                     let verdict = self
-                        .current_verdict(SECURITY_GROUP, &evaluation.resource_id, &scope.settings, now)
+                        .current_verdict(
+                            SECURITY_GROUP,
+                            &evaluation.resource_id,
+                            &scope.settings,
+                            now,
+                        )
                         .await?;
                     evaluation = Evaluation::new(
                         SECURITY_GROUP,

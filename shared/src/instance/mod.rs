@@ -97,9 +97,25 @@ impl UntaggedInstances {
         if self.settings.dry_run {
             return results;
         }
-        let to_stop = ids_where(|a| matches!(a, InstanceAction::Stop { hibernate: false, .. }));
+        let to_stop = ids_where(|a| {
+            matches!(
+                a,
+                InstanceAction::Stop {
+                    hibernate: false,
+                    ..
+                }
+            )
+        });
         results.extend(self.actions.stop(&to_stop, false).await);
-        let to_hibernate = ids_where(|a| matches!(a, InstanceAction::Stop { hibernate: true, .. }));
+        let to_hibernate = ids_where(|a| {
+            matches!(
+                a,
+                InstanceAction::Stop {
+                    hibernate: true,
+                    ..
+                }
+            )
+        });
         results.extend(self.actions.stop(&to_hibernate, true).await);
         let to_unmark = ids_where(|a| matches!(a, InstanceAction::RemoveMark));
         results.extend(self.actions.untag(&to_unmark, STOP_AFTER_TAG).await);

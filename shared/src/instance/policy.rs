@@ -59,21 +59,61 @@ impl fmt::Display for Manager {
 /// - `kubernetes.io/cluster/<name>`: a node of a self-managed Kubernetes cluster (the key the AWS cloud
 ///   provider and EKS node bootstrap require on nodes).
 const MANAGERS: &[(&str, &str, &str)] = &[
-    ("eks:nodegroup-name", "EKS node group", "the node group's launch template"),
-    ("karpenter.sh/nodepool", "Karpenter node pool", "the node pool's EC2NodeClass tags"),
-    ("karpenter.sh/provisioner-name", "Karpenter provisioner", "the provisioner's tags"),
-    ("eks:eks-cluster-name", "EKS cluster", "the cluster's node pool (EC2NodeClass) tags"),
-    ("aws:elasticmapreduce:job-flow-id", "EMR cluster", "the cluster's tags (EMR copies them to its instances)"),
-    ("AmazonECSManaged", "ECS capacity provider", "the capacity provider's launch template"),
-    (AUTOSCALING_TAG, "Auto Scaling group", "the group's launch template"),
-    ("aws:ec2spot:fleet-request-id", "Spot Fleet", "the fleet's launch template"),
-    ("aws:ec2:fleet-id", "EC2 Fleet", "the fleet's launch template"),
-    ("kubernetes.io/cluster/", "Kubernetes cluster", "the cluster's node template"),
+    (
+        "eks:nodegroup-name",
+        "EKS node group",
+        "the node group's launch template",
+    ),
+    (
+        "karpenter.sh/nodepool",
+        "Karpenter node pool",
+        "the node pool's EC2NodeClass tags",
+    ),
+    (
+        "karpenter.sh/provisioner-name",
+        "Karpenter provisioner",
+        "the provisioner's tags",
+    ),
+    (
+        "eks:eks-cluster-name",
+        "EKS cluster",
+        "the cluster's node pool (EC2NodeClass) tags",
+    ),
+    (
+        "aws:elasticmapreduce:job-flow-id",
+        "EMR cluster",
+        "the cluster's tags (EMR copies them to its instances)",
+    ),
+    (
+        "AmazonECSManaged",
+        "ECS capacity provider",
+        "the capacity provider's launch template",
+    ),
+    (
+        AUTOSCALING_TAG,
+        "Auto Scaling group",
+        "the group's launch template",
+    ),
+    (
+        "aws:ec2spot:fleet-request-id",
+        "Spot Fleet",
+        "the fleet's launch template",
+    ),
+    (
+        "aws:ec2:fleet-id",
+        "EC2 Fleet",
+        "the fleet's launch template",
+    ),
+    (
+        "kubernetes.io/cluster/",
+        "Kubernetes cluster",
+        "the cluster's node template",
+    ),
 ];
 
 /// The service that launched this instance and would replace it, from its system tags.
 pub fn manager_of(tags: &[(String, String)]) -> Option<Manager> {
-    MANAGERS.iter().find_map(|(key, kind, fix_in)| {
+    MANAGERS.iter().find_map(|&(key, kind, fix_in)| {
         let (found_key, value) = tags.iter().find(|(k, _)| match key.strip_suffix('/') {
             Some(_) => k.starts_with(key) && k.len() > key.len(),
             None => k == key,
@@ -88,11 +128,7 @@ pub fn manager_of(tags: &[(String, String)]) -> Option<Manager> {
                 .unwrap_or_default(),
             None => value.clone(),
         };
-        Some(Manager {
-            kind,
-            name,
-            fix_in,
-        })
+        Some(Manager { kind, name, fix_in })
     })
 }
 

@@ -157,7 +157,7 @@ impl SecurityGroupActions {
         }
         for rule in rules {
             if let RuleSource::PrefixList { id, internet: wide } = &mut rule.source {
-                *wide = internet.get(id).cloned().unwrap_or_default();
+                *wide = internet.get(id.as_str()).cloned().unwrap_or_default();
             }
         }
         Ok(())
@@ -280,7 +280,11 @@ impl SecurityGroupActions {
 
     /// Rewrites rules in place, all in one call (no free rule slot needed): each becomes the allowed
     /// TCP range of its [`Reopen`], from the same source.
-    pub async fn rewrite(&self, group_id: &str, rewrites: &[(String, Reopen)]) -> Result<(), AwsError> {
+    pub async fn rewrite(
+        &self,
+        group_id: &str,
+        rewrites: &[(String, Reopen)],
+    ) -> Result<(), AwsError> {
         let updates = rewrites.iter().map(|(rule_id, reopen)| {
             let rule = SecurityGroupRuleRequest::builder()
                 .ip_protocol("tcp")

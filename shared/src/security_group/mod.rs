@@ -78,7 +78,11 @@ impl OpenSecurityGroup {
     /// into its first allowed range, revoke the rest, then re-open the remaining allowed ranges in the
     /// freed slots. When EC2 refuses a rewrite or a re-open, the internet is closed anyway and the
     /// allowed ports that went with it are named.
-    async fn narrow_in_place(&self, group_id: &str, plan: &GroupPlan) -> Result<InPlaceFix, AwsError> {
+    async fn narrow_in_place(
+        &self,
+        group_id: &str,
+        plan: &GroupPlan,
+    ) -> Result<InPlaceFix, AwsError> {
         let in_place = plan.in_place();
         let mut changes = Vec::new();
         let mut closed = Vec::new();
@@ -93,13 +97,22 @@ impl OpenSecurityGroup {
             Err(err) => {
                 tracing::warn!(error = %err, group_id, "could not rewrite rules in place; revoking them");
                 revoke.extend(in_place.rewrite.iter().map(|(id, _)| id.clone()));
-                closed.extend(in_place.rewrite.iter().map(|(_, reopen)| reopen.to_string()));
+                closed.extend(
+                    in_place
+                        .rewrite
+                        .iter()
+                        .map(|(_, reopen)| reopen.to_string()),
+                );
             }
         }
         if !revoke.is_empty() {
             match self.actions.revoke(group_id, &revoke).await {
-                Ok(()) => changes
-                    .extend(revoke.iter().filter_map(|id| rule(id)).map(|r| format!("revoked {r}"))),
+                Ok(()) => changes.extend(
+                    revoke
+                        .iter()
+                        .filter_map(|id| rule(id))
+                        .map(|r| format!("revoked {r}")),
+                ),
                 Err(err) if err.is_transient() && changes.is_empty() => return Err(err),
                 Err(err) => {
                     return Ok(InPlaceFix {
@@ -112,7 +125,11 @@ impl OpenSecurityGroup {
             }
         }
         if !in_place.reopen_after.is_empty() {
-            match self.actions.authorize(group_id, &in_place.reopen_after).await {
+            match self
+                .actions
+                .authorize(group_id, &in_place.reopen_after)
+                .await
+            {
                 Ok(()) => changes.extend(
                     in_place
                         .reopen_after
@@ -125,7 +142,11 @@ impl OpenSecurityGroup {
                 }
             }
         }
-        changes.extend(closed.iter().map(|c| format!("closed allowed {c} as well (no free rule slot)")));
+        changes.extend(
+            closed
+                .iter()
+                .map(|c| format!("closed allowed {c} as well (no free rule slot)")),
+        );
         let severity = (!closed.is_empty()).then_some(Severity::High);
         Ok(InPlaceFix {
             changes,
@@ -202,7 +223,9 @@ impl Remediation for OpenSecurityGroup {
                 Err(err) if err.has_code(RULES_QUOTA_EXCEEDED) => {
                     let fixed = self.narrow_in_place(group_id, &plan).await?;
                     let (kind, reason) = match &fixed.failed {
-                        Some(failure) => (OutcomeKind::Failed, format!("{reason}; {fixed}; {failure}")),
+                        Some(failure) => {
+                            (OutcomeKind::Failed, format!("{reason}; {fixed}; {failure}"))
+                        }
                         None => (OutcomeKind::Remediated, format!("{reason}; {fixed}")),
                     };
                     return Ok(outcome(kind, reason)

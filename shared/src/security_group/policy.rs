@@ -56,7 +56,10 @@ pub enum RuleSource {
     Ipv6(String),
     /// A managed prefix list, with those of its entries that count as the internet (empty for an
     /// AWS-managed list, which holds AWS's own service ranges, and for a list of narrow ranges).
-    PrefixList { id: String, internet: Vec<String> },
+    PrefixList {
+        id: String,
+        internet: Vec<String>,
+    },
     /// Another security group: never touched.
     Other(String),
 }
@@ -75,7 +78,9 @@ impl RuleSource {
 impl fmt::Display for RuleSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RuleSource::Ipv4(s) | RuleSource::Ipv6(s) | RuleSource::Other(s) => f.write_str(s.trim()),
+            RuleSource::Ipv4(s) | RuleSource::Ipv6(s) | RuleSource::Other(s) => {
+                f.write_str(s.trim())
+            }
             RuleSource::PrefixList { id, internet } if internet.is_empty() => f.write_str(id),
             RuleSource::PrefixList { id, internet } => {
                 write!(f, "prefix list {id} (holds {})", internet.join(", "))
@@ -185,7 +190,6 @@ impl IngressRule {
             }
         }
     }
-
 }
 
 impl fmt::Display for IngressRule {
@@ -260,7 +264,6 @@ pub struct Reopen {
 }
 
 impl Reopen {
-
     /// The rule description AWS stores (allowed characters only: no quotes or angle brackets).
     pub fn description(&self) -> String {
         format!(

@@ -303,12 +303,11 @@ fn arbitrary_allowed() -> impl Strategy<Value = PortSet> {
 
 /// Whether TCP `port` is reachable from the internet `source` through any of `rules` (or re-opened ranges).
 fn reachable(rules: &[IngressRule], reopen: &[Reopen], source: &RuleSource, port: u16) -> bool {
-    rules
+    rules.iter().any(|r| {
+        r.is_public() && r.source == *source && r.tcp_ports().is_some_and(|p| p.contains(&port))
+    }) || reopen
         .iter()
-        .any(|r| r.is_public() && r.source == *source && r.tcp_ports().is_some_and(|p| p.contains(&port)))
-        || reopen
-            .iter()
-            .any(|r| r.source == *source && r.ports.contains(&port))
+        .any(|r| r.source == *source && r.ports.contains(&port))
 }
 
 fn internet_sources() -> Vec<RuleSource> {
@@ -316,7 +315,11 @@ fn internet_sources() -> Vec<RuleSource> {
         .into_iter()
         .map(|c| RuleSource::Ipv4(c.into()))
         .collect();
-    sources.extend([ANY_IPV6, "2000::/3"].into_iter().map(|c| RuleSource::Ipv6(c.into())));
+    sources.extend(
+        [ANY_IPV6, "2000::/3"]
+            .into_iter()
+            .map(|c| RuleSource::Ipv6(c.into())),
+    );
     sources.push(open_list());
     sources
 }
@@ -662,6 +665,10 @@ fn at_the_rules_quota_broad_rules_are_narrowed_in_place() {
         .collect();
     assert_eq!(rewrites, ["all -> tcp 80 to 0.0.0.0/0"]);
     assert_eq!(in_place.revoke, ["ssh"]);
-    let after: Vec<String> = in_place.reopen_after.iter().map(ToString::to_string).collect();
+    let after: Vec<String> = in_place
+        .reopen_after
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(after, ["tcp 443 to 0.0.0.0/0"]);
 }
