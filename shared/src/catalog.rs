@@ -37,6 +37,8 @@ pub fn handles(function: &str, trigger: &Trigger) -> Result<(), String> {
         "config-rule" => Err("not a Config rule invocation".to_string()),
         _ if sweep => Ok(()),
         "s3-public-access" => s3::targets_of(trigger).map(|_| ()).map_err(|u| u.reason),
+        // A changed prefix list points at the groups that use it, read when the event comes.
+        "open-security-group" if security_group::changed_prefix_list(trigger).is_some() => Ok(()),
         "open-security-group" => security_group::targets_of(trigger)
             .map(|_| ())
             .map_err(|u| u.reason),

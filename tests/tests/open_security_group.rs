@@ -598,3 +598,66 @@ async fn below_the_rules_quota_every_allowed_port_stays_open() {
     let reason = notes[0].document["reason"].as_str().unwrap();
     assert!(!reason.contains("CLOSED"), "{reason}");
 }
+
+/// Adding `0.0.0.0/0` to a prefix list opens every group that uses it, with no group event: the
+/// `ModifyManagedPrefixList` event makes the function check exactly those groups. Negative twins: a
+/// group open to the world without the list is not this event's business (the sweep's), and a group
+/// using another list of private ranges stays.
+#[tokio::test]
+async fn a_prefix_list_that_gains_the_internet_closes_the_groups_that_use_it() {
+    let world = World::new().await;
+    let ec2 = &world.aws.ec2;
+    let list = sg::create_prefix_list(ec2, &unique("vendors"), &["198.51.100.0/24"]).await;
+    let other_list = sg::create_prefix_list(ec2, &unique("office"), &["10.0.0.0/8"]).await;
+    sg::open_to_prefix_list(ec2, &world.group, "tcp", 22, 22, &list).await;
+    let second = sg::create_group(ec2, &unique("admin")).await;
+    sg::open_to_prefix_list(ec2, &second, "tcp", 3389, 3389, &list).await;
+    let elsewhere = sg::create_group(ec2, &unique("other")).await;
+    sg::open_to_prefix_list(ec2, &elsewhere, "tcp", 22, 22, &other_list).await;
+    open(ec2, &elsewhere, "tcp", 23, 23, "0.0.0.0/0").await;
+    let version = ec2
+        .describe_managed_prefix_lists()
+        .prefix_list_ids(&list)
+        .send()
+        .await
+        .unwrap()
+        .prefix_lists()[0]
+        .version();
+    ec2.modify_managed_prefix_list()
+        .prefix_list_id(&list)
+        .set_current_version(version)
+        .add_entries(
+            aws_sdk_ec2::types::AddPrefixListEntry::builder()
+                .cidr("0.0.0.0/0")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let mut function = world.function(&[]).await;
+    let changed = event(
+        &format!("{FUNCTION}/modify-managed-prefix-list-add-world.json"),
+        &[("pl-0a1b2c3d4e5f60718", &list)],
+    );
+    let response = function.invoke(&changed).await.response().clone();
+    assert_eq!(response["summary"]["remediated"], 2, "{response}");
+    assert_eq!(world.ingress().await, Vec::<String>::new());
+    assert_eq!(sg::ingress(ec2, &second).await, Vec::<String>::new());
+    assert_eq!(
+        sg::ingress(ec2, &elsewhere).await,
+        lines(&[&format!("tcp 22-22 {other_list}"), "tcp 23-23 0.0.0.0/0"])
+    );
+
+    // A list no group uses: nothing to check.
+    let unused = sg::create_prefix_list(ec2, &unique("unused"), &["0.0.0.0/0"]).await;
+    let response = function
+        .invoke(&event(
+            &format!("{FUNCTION}/modify-managed-prefix-list-add-world.json"),
+            &[("pl-0a1b2c3d4e5f60718", &unused)],
+        ))
+        .await
+        .response()
+        .clone();
+    assert_eq!(response["status"], "ignored", "{response}");
+}

@@ -14,7 +14,7 @@ pub mod targets;
 
 pub use aws::{SecurityGroupActions, IAM_ACTIONS};
 pub use policy::*;
-pub use targets::{targets_of, GroupTarget};
+pub use targets::{changed_prefix_list, targets_of, GroupTarget};
 
 use aws_config::SdkConfig;
 
@@ -161,17 +161,28 @@ impl Remediation for OpenSecurityGroup {
     type Target = GroupTarget;
 
     async fn targets(&self, trigger: &Trigger) -> Result<Targets<GroupTarget>, AwsError> {
-        if trigger.is_sweep() {
+        let changed_list = changed_prefix_list(trigger);
+        if trigger.is_sweep() || changed_list.is_some() {
+            // A changed prefix list: every group that uses it, found in the same two listings.
             let groups = self.actions.all_groups().await?;
-            return Ok(Targets::Found(
-                groups
-                    .into_iter()
-                    .map(|(id, state)| GroupTarget {
-                        prefetched: Some(state),
-                        ..GroupTarget::new(id)
-                    })
-                    .collect(),
-            ));
+            let found: Vec<GroupTarget> = groups
+                .into_iter()
+                .filter(|(_, state)| {
+                    changed_list
+                        .as_ref()
+                        .is_none_or(|id| state.uses_prefix_list(id))
+                })
+                .map(|(id, state)| GroupTarget {
+                    prefetched: Some(state),
+                    ..GroupTarget::new(id)
+                })
+                .collect();
+            if let (Some(list), true) = (&changed_list, found.is_empty()) {
+                return Ok(Targets::Unrelated(Unrelated::new(format!(
+                    "no security group uses prefix list {list}"
+                ))));
+            }
+            return Ok(Targets::Found(found));
         }
         if let TriggerEvent::ApiCall(call) = &trigger.event {
             if self.identity.made(call).await {

@@ -49,6 +49,15 @@ pub struct GroupState {
     pub ingress: Vec<IngressRule>,
 }
 
+impl GroupState {
+    /// Whether an ingress rule of the group references the prefix list `id`.
+    pub fn uses_prefix_list(&self, id: &str) -> bool {
+        self.ingress.iter().any(
+            |rule| matches!(&rule.source, RuleSource::PrefixList { id: used, .. } if used == id),
+        )
+    }
+}
+
 /// Where an ingress rule lets traffic in from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RuleSource {

@@ -103,6 +103,13 @@ fn api_call_targets(call: &ApiCall) -> Result<Vec<GroupTarget>, Unrelated> {
             group_from_request_or_response(call).into_iter().collect()
         }
         "ModifySecurityGroupRules" => group_from_request_or_response(call).into_iter().collect(),
+        // Which groups use the list is not in the event: `OpenSecurityGroup::targets` reads them.
+        "ModifyManagedPrefixList" | "RestoreManagedPrefixListVersion" => {
+            return Err(Unrelated::new(match changed_list(call) {
+                Some(list) => format!("{} changed prefix list {list}: the groups that use it are found by reading every group", call.event_name),
+                None => format!("{} names no prefix list", call.event_name),
+            }))
+        }
         // A new group starts with no ingress; the event only matters when it came with rules
         // (e.g. CloudFormation), so check it.
         "CreateSecurityGroup" => str_field(&call.response, "groupId")
@@ -124,6 +131,42 @@ fn api_call_targets(call: &ApiCall) -> Result<Vec<GroupTarget>, Unrelated> {
     Ok(group_ids.into_iter().map(GroupTarget::new).collect())
 }
 
+/// The prefix list whose entries a CloudTrail call changed (`ModifyManagedPrefixList`, which can add
+/// `0.0.0.0/0` to a list groups already use, and `RestoreManagedPrefixListVersion`). No group event
+/// follows such a change, so the groups that reference the list are read and checked. CloudTrail
+/// records these newer EC2 calls with the request wrapped in `<Operation>Request`, as it does
+/// `ModifySecurityGroupRules`; the id is also looked for unwrapped and in the response.
+pub fn changed_prefix_list(trigger: &Trigger) -> Option<String> {
+    match &trigger.event {
+        TriggerEvent::ApiCall(call) => changed_list(call),
+        _ => None,
+    }
+}
+
+fn changed_list(call: &ApiCall) -> Option<String> {
+    let wrapper = match call.event_name.as_str() {
+        "ModifyManagedPrefixList" => "ModifyManagedPrefixListRequest",
+        "RestoreManagedPrefixListVersion" => "RestoreManagedPrefixListVersionRequest",
+        _ => return None,
+    };
+    if call.event_source != "ec2.amazonaws.com" {
+        return None;
+    }
+    let request = call.request.get(wrapper).unwrap_or(&call.request);
+    ["PrefixListId", "prefixListId"]
+        .iter()
+        .find_map(|key| str_field(request, key))
+        .or_else(|| {
+            call.response
+                .as_object()
+                .into_iter()
+                .flat_map(|response| response.values())
+                .find_map(|inner| inner.pointer("/prefixList/prefixListId")?.as_str())
+        })
+        .filter(|id| id.starts_with("pl-"))
+        .map(String::from)
+}
+
 fn group_from_request_or_response(call: &ApiCall) -> Option<String> {
     str_field(&call.request, "groupId")
         .map(String::from)
@@ -143,6 +186,7 @@ fn group_from_request_or_response(call: &ApiCall) -> Option<String> {
 
 /// Both request shapes: `ipPermissions.items[]` and the legacy top-level `cidrIp`.
 /// Requests without any CIDR at all (unknown shapes) count as possibly public: re-reading is cheap.
+/// So does a rule from a prefix list: the event does not hold the list's entries.
 fn request_opens_to_internet(request: &Value) -> bool {
     let is_public = |v: Option<&str>| v.is_some_and(is_internet_wide);
     if is_public(str_field(request, "cidrIp")) || is_public(str_field(request, "cidrIpv6")) {
@@ -153,9 +197,10 @@ fn request_opens_to_internet(request: &Value) -> bool {
         return true;
     }
     permissions.iter().any(|p| {
-        ec2_items(p.get("ipRanges"))
-            .iter()
-            .any(|r| is_public(str_field(r, "cidrIp")))
+        !ec2_items(p.get("prefixListIds")).is_empty()
+            || ec2_items(p.get("ipRanges"))
+                .iter()
+                .any(|r| is_public(str_field(r, "cidrIp")))
             || ec2_items(p.get("ipv6Ranges"))
                 .iter()
                 .any(|r| is_public(str_field(r, "cidrIpv6")))
@@ -168,5 +213,6 @@ fn response_opens_to_internet(response: &Value) -> bool {
         .any(|r| {
             str_field(r, "cidrIpv4").is_some_and(is_internet_wide)
                 || str_field(r, "cidrIpv6").is_some_and(is_internet_wide)
+                || str_field(r, "prefixListId").is_some()
         })
 }

@@ -416,6 +416,7 @@ fn each_sample_event_points_at_the_group() {
         "authorize-sg-ingress-legacy-toplevel.json",
         "authorize-sg-ingress-ipv6-world.json",
         "authorize-sg-ingress-all-protocols.json",
+        "authorize-sg-ingress-prefix-list.json",
         "config-restricted-ssh.json",
     ] {
         assert_eq!(
@@ -671,4 +672,44 @@ fn at_the_rules_quota_broad_rules_are_narrowed_in_place() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(after, ["tcp 443 to 0.0.0.0/0"]);
+}
+
+#[test]
+fn a_changed_prefix_list_is_named_and_other_calls_name_none() {
+    const LIST: &str = "pl-0a1b2c3d4e5f60718";
+    let changed = event("modify-managed-prefix-list-add-world.json");
+    assert_eq!(changed_prefix_list(&changed).as_deref(), Some(LIST));
+    // Restoring an old version changes the entries too; the id is read unwrapped and from the
+    // response as well.
+    let with = |request: Value, response: Value| {
+        let mut trigger = changed.clone();
+        let TriggerEvent::ApiCall(call) = &mut trigger.event else {
+            panic!()
+        };
+        call.event_name = "RestoreManagedPrefixListVersion".into();
+        call.request = request;
+        call.response = response;
+        trigger
+    };
+    let TriggerEvent::ApiCall(call) = &changed.event else {
+        panic!()
+    };
+    let response = call.response.clone();
+    let wrapped = serde_json::json!({"RestoreManagedPrefixListVersionRequest": {"PrefixListId": LIST, "PreviousVersion": 1, "CurrentVersion": 2}});
+    assert_eq!(
+        changed_prefix_list(&with(wrapped, Value::Null)).as_deref(),
+        Some(LIST)
+    );
+    let from_response = with(Value::Null, response);
+    assert_eq!(changed_prefix_list(&from_response).as_deref(), Some(LIST));
+    let nameless = with(Value::Null, Value::Null);
+    assert_eq!(changed_prefix_list(&nameless), None);
+    assert!(targets_of(&nameless).is_err());
+    for other in [
+        "authorize-sg-ingress-prefix-list.json",
+        "scheduled-sweep.json",
+        "config-restricted-ssh.json",
+    ] {
+        assert_eq!(changed_prefix_list(&event(other)), None, "{other}");
+    }
 }
