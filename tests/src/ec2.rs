@@ -29,12 +29,7 @@ pub async fn open(ec2: &Client, group_id: &str, protocol: &str, from: i32, to: i
     } else {
         permission.ip_ranges(IpRange::builder().cidr_ip(cidr).build())
     };
-    ec2.authorize_security_group_ingress()
-        .group_id(group_id)
-        .ip_permissions(permission.build())
-        .send()
-        .await
-        .expect("authorize ingress");
+    authorize(ec2, group_id, permission.build()).await;
 }
 
 /// A customer-managed IPv4 prefix list holding `cidrs`; its id.
@@ -79,12 +74,7 @@ pub async fn open_to_prefix_list(
                 .build(),
         )
         .build();
-    ec2.authorize_security_group_ingress()
-        .group_id(group_id)
-        .ip_permissions(permission)
-        .send()
-        .await
-        .expect("authorize prefix list");
+    authorize(ec2, group_id, permission).await;
 }
 
 /// Lets another group in on a port (a rule that must never be touched).
@@ -95,12 +85,16 @@ pub async fn open_to_group(ec2: &Client, group_id: &str, port: i32, peer_group_i
         .to_port(port)
         .user_id_group_pairs(UserIdGroupPair::builder().group_id(peer_group_id).build())
         .build();
+    authorize(ec2, group_id, permission).await;
+}
+
+async fn authorize(ec2: &Client, group_id: &str, permission: IpPermission) {
     ec2.authorize_security_group_ingress()
         .group_id(group_id)
         .ip_permissions(permission)
         .send()
         .await
-        .expect("authorize group pair");
+        .expect("authorize ingress");
 }
 
 /// `tcp 22-22 0.0.0.0/0`, `-1 -1--1 ::/0`, `tcp 5432-5432 sg-...`: one line per ingress rule, sorted.

@@ -575,8 +575,8 @@ async fn at_the_rules_quota_the_broad_rule_is_narrowed_in_place_and_closed_ports
     );
 }
 
-/// Negative twin of the quota case: with a free slot (the quota error on the first try only), the broad
-/// rule's allowed ports are all kept, through the usual re-open, and nothing allowed is closed.
+/// Negative twin of the quota case: when revoking frees a slot (the quota error on the first try only),
+/// the broad rule is narrowed in place and the second allowed port finds room: nothing allowed closes.
 #[tokio::test]
 async fn below_the_rules_quota_every_allowed_port_stays_open() {
     let world = World::new().await;
