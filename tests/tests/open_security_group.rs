@@ -661,3 +661,36 @@ async fn a_prefix_list_that_gains_the_internet_closes_the_groups_that_use_it() {
         .clone();
     assert_eq!(response["status"], "ignored", "{response}");
 }
+
+/// When EC2 refuses the in-place rewrite too (here an older role without ModifySecurityGroupRules) and
+/// the group stays full, the internet is closed anyway: the broad rule is revoked, and every allowed
+/// port that found no slot is named as closed. Nothing is left open from the internet.
+#[tokio::test]
+async fn at_the_rules_quota_without_a_rewrite_the_internet_is_closed_and_the_ports_named() {
+    let world = World::new().await;
+    let ec2 = &world.aws.ec2;
+    open(ec2, &world.group, "-1", -1, -1, "0.0.0.0/0").await;
+    open(ec2, &world.group, "tcp", 22, 22, "203.0.113.0/24").await;
+    world.moto.server().inject_faults(json!([
+        {"operation": "AuthorizeSecurityGroupIngress", "times": -1, "status": 400,
+         "code": "RulesPerSecurityGroupLimitExceeded"},
+        {"operation": "ModifySecurityGroupRules", "times": -1, "status": 403,
+         "code": "UnauthorizedOperation", "message": "You are not authorized to perform this operation."}
+    ]));
+    let mut function = world.function(&[]).await;
+    let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
+    let response = invocation.response().clone();
+    assert_eq!(response["results"][0]["outcome"], "remediated", "{response}");
+    assert_eq!(world.ingress().await, lines(&["tcp 22-22 203.0.113.0/24"]));
+    let notes = world.inbox.drain().await;
+    assert_eq!(notes[0].attributes["severity"]["Value"], "high");
+    let reason = notes[0].document["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("ALLOWED PORTS CLOSED")
+            && reason.contains("tcp 80 to 0.0.0.0/0")
+            && reason.contains("tcp 443 to 0.0.0.0/0"),
+        "{reason}"
+    );
+    let changes = notes[0].document["changes"].to_string();
+    assert!(changes.contains("revoked all traffic from 0.0.0.0/0"), "{changes}");
+}

@@ -42,15 +42,18 @@ impl fmt::Display for Manager {
 /// instances also carry the Auto Scaling tag of the group under it; a Karpenter node carries the EC2
 /// Fleet tag of the fleet it was launched through). A key ending in `/` is a prefix.
 ///
-/// - `eks:nodegroup-name`: EKS managed node groups (EKS User Guide, "Managed node groups": "Amazon EKS
-///   tags managed node group resources", `eks:cluster-name` and `eks:nodegroup-name`).
+/// - `eks:nodegroup-name`: EKS managed node groups (EKS User Guide, "Managed node groups": EKS tags the
+///   node group's resources with `eks:cluster-name` and `eks:nodegroup-name`; the service-linked role
+///   AWSServiceRoleForAmazonEKSNodegroup acts on resources by these tags). A node group runs on an Auto
+///   Scaling group, so its instances are skipped through that tag as well.
 /// - `karpenter.sh/nodepool` (`karpenter.sh/provisioner-name` before Karpenter v0.32): Karpenter
 ///   (karpenter.sh, "NodeClasses": the tags Karpenter adds to the instances it launches), and
 ///   `eks:eks-cluster-name`, which EKS Auto Mode and Karpenter v1 put on their nodes.
 /// - `aws:elasticmapreduce:job-flow-id`: EMR (EMR Management Guide, "Tag clusters": EMR adds the
 ///   system tags `aws:elasticmapreduce:job-flow-id` and `aws:elasticmapreduce:instance-group-role`).
-/// - `AmazonECSManaged`: the Auto Scaling group of an ECS capacity provider with managed scaling, propagated
-///   to its instances (ECS Developer Guide, "Auto Scaling group capacity providers").
+/// - `AmazonECSManaged`: the tag ECS puts on the Auto Scaling group of a capacity provider with managed
+///   scaling (ECS Developer Guide, "Auto Scaling group capacity providers"), where it is propagated to the
+///   instances; those carry the Auto Scaling tag too, so they are skipped either way, and named as ECS's.
 /// - `aws:autoscaling:groupName`: EC2 Auto Scaling (Auto Scaling User Guide, "Tag Auto Scaling groups
 ///   and instances"); AWS Batch managed compute environments run their instances through an Auto
 ///   Scaling group, an EC2 Fleet or a Spot Fleet, and are recognised by those tags.

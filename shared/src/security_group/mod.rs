@@ -76,8 +76,8 @@ impl std::fmt::Display for InPlaceFix {
 impl OpenSecurityGroup {
     /// The fix for a group with no free rule slot ([`GroupPlan::in_place`]): rewrite each broad rule
     /// into its first allowed range, revoke the rest, then re-open the remaining allowed ranges in the
-    /// freed slots. When EC2 refuses a rewrite or a re-open, the internet is closed anyway and the
-    /// allowed ports that went with it are named.
+    /// freed slots. When EC2 refuses the rewrite, the broad rules are revoked and all their allowed
+    /// ranges try the freed slots; whatever finds none is closed with the internet, and named.
     async fn narrow_in_place(
         &self,
         group_id: &str,
@@ -87,6 +87,7 @@ impl OpenSecurityGroup {
         let mut changes = Vec::new();
         let mut closed = Vec::new();
         let mut revoke = in_place.revoke.clone();
+        let mut reopen_after = in_place.reopen_after.clone();
         let rule = |id: &str| plan.revoke.iter().find(|r| r.rule_id == id);
         match self.actions.rewrite(group_id, &in_place.rewrite).await {
             Ok(()) => changes.extend(in_place.rewrite.iter().map(|(id, reopen)| {
@@ -94,15 +95,12 @@ impl OpenSecurityGroup {
                 format!("narrowed {was} ({id}) in place to {reopen}")
             })),
             Err(err) if err.is_transient() || err.is_not_found() => return Err(err),
+            // Revoke them too; their allowed ranges then try the slots the revocations free.
             Err(err) => {
                 tracing::warn!(error = %err, group_id, "could not rewrite rules in place; revoking them");
                 revoke.extend(in_place.rewrite.iter().map(|(id, _)| id.clone()));
-                closed.extend(
-                    in_place
-                        .rewrite
-                        .iter()
-                        .map(|(_, reopen)| reopen.to_string()),
-                );
+                let first: Vec<Reopen> = in_place.rewrite.iter().map(|(_, r)| r.clone()).collect();
+                reopen_after.splice(0..0, first);
             }
         }
         if !revoke.is_empty() {
@@ -124,21 +122,16 @@ impl OpenSecurityGroup {
                 }
             }
         }
-        if !in_place.reopen_after.is_empty() {
-            match self
-                .actions
-                .authorize(group_id, &in_place.reopen_after)
-                .await
-            {
+        if !reopen_after.is_empty() {
+            match self.actions.authorize(group_id, &reopen_after).await {
                 Ok(()) => changes.extend(
-                    in_place
-                        .reopen_after
+                    reopen_after
                         .iter()
                         .map(|r| format!("re-opened {r} (allowed port, kept open)")),
                 ),
                 Err(err) => {
                     tracing::warn!(error = %err, group_id, "could not re-open allowed ports");
-                    closed.extend(in_place.reopen_after.iter().map(ToString::to_string));
+                    closed.extend(reopen_after.iter().map(ToString::to_string));
                 }
             }
         }
