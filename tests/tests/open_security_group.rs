@@ -680,7 +680,10 @@ async fn at_the_rules_quota_without_a_rewrite_the_internet_is_closed_and_the_por
     let mut function = world.function(&[]).await;
     let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
     let response = invocation.response().clone();
-    assert_eq!(response["results"][0]["outcome"], "remediated", "{response}");
+    assert_eq!(
+        response["results"][0]["outcome"], "remediated",
+        "{response}"
+    );
     assert_eq!(world.ingress().await, lines(&["tcp 22-22 203.0.113.0/24"]));
     let notes = world.inbox.drain().await;
     assert_eq!(notes[0].attributes["severity"]["Value"], "high");
@@ -692,5 +695,8 @@ async fn at_the_rules_quota_without_a_rewrite_the_internet_is_closed_and_the_por
         "{reason}"
     );
     let changes = notes[0].document["changes"].to_string();
-    assert!(changes.contains("revoked all traffic from 0.0.0.0/0"), "{changes}");
+    assert!(
+        changes.contains("revoked all traffic from 0.0.0.0/0"),
+        "{changes}"
+    );
 }
