@@ -1,7 +1,8 @@
 //! `make demo`: the remediations at work on a pretend account (moto), before the user's eyes.
 //!
-//! Seeds a public bucket, a public object, a private bucket, a security group open to the world and
-//! instances with and without the required tags,
+//! Seeds a public bucket, a public object, a private bucket, a security group open to the world
+//! (directly and through a prefix list), and instances with and without the required tags (one of them
+//! an EC2 Fleet member, which is left running),
 //! runs the real function binaries through the Lambda Runtime API emulator on the sample events, and
 //! prints the state before and after and the notifications a person would receive by email.
 
@@ -137,6 +138,10 @@ async fn main() {
     sg::open(&aws.ec2, &group, "-1", -1, -1, "0.0.0.0/0").await;
     sg::open(&aws.ec2, &group, "tcp", 22, 22, "::/0").await;
     sg::open(&aws.ec2, &group, "tcp", 5432, 5432, "10.0.0.0/16").await;
+    // A vendors' prefix list someone widened to the whole internet: the rule that uses it is closed.
+    let vendors =
+        sg::create_prefix_list(&aws.ec2, "demo-vendors", &["198.51.100.0/24", "0.0.0.0/0"]).await;
+    sg::open_to_prefix_list(&aws.ec2, &group, "tcp", 3389, 3389, &vendors).await;
     let instances = [
         (
             "no env tag",
@@ -146,6 +151,14 @@ async fn main() {
         (
             "tagged",
             sg::launch_one(&aws.ec2, &[("Name", "api"), ("env", "prod")]).await,
+        ),
+        (
+            "no env tag, EC2 Fleet member",
+            sg::launch_one(
+                &aws.ec2,
+                &[("Name", "batch-worker"), ("aws:ec2:fleet-id", "fleet-demo")],
+            )
+            .await,
         ),
     ];
 
