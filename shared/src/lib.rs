@@ -13,6 +13,7 @@
 //! - [`config`]: settings read once from the environment
 //! - [`notify`]: SNS message building and publishing
 //! - [`metrics`]: outcome counts as CloudWatch embedded metrics in the logs
+//! - [`exemption`]: the exemption tag, with its end and owner (pure)
 //! - [`identity`]: recognising the function's own changes (loop guard)
 //! - [`catalog`]: the functions, the IAM actions they need, the triggers they handle
 
@@ -21,6 +22,7 @@ pub mod cidr;
 pub mod config;
 pub mod config_rule;
 pub mod error;
+pub mod exemption;
 pub mod identity;
 pub mod instance;
 pub mod invocation;

@@ -206,7 +206,7 @@ async fn a_scheduled_run_judges_everything_as_the_remediations_would_fix_it() {
     assert!(world
         .verdict(&exempt_group)
         .1
-        .starts_with("exempt (tag remediation:exempt)"));
+        .starts_with("exempt (tag remediation:exempt: lab)"));
 
     // Now the remediations sweep the same account: they change exactly those resources.
     let mut changed = Vec::new();

@@ -700,3 +700,50 @@ async fn at_the_rules_quota_without_a_rewrite_the_internet_is_closed_and_the_por
         "{changes}"
     );
 }
+
+/// A group's exemption ends on its `until=` day: an ended one is fixed (the message says whose it was),
+/// one that still holds is left open, as an exemption without an end is.
+#[tokio::test]
+async fn a_group_exemption_holds_until_its_end_date() {
+    let world = World::new().await;
+    let ec2 = &world.aws.ec2;
+    let holding = sg::create_group(ec2, &unique("holding")).await;
+    open(ec2, &world.group, "tcp", 22, 22, "0.0.0.0/0").await;
+    open(ec2, &holding, "tcp", 22, 22, "0.0.0.0/0").await;
+    sg::tag_group(
+        ec2,
+        &world.group,
+        "remediation:exempt",
+        "until=2022-02-28 by=netops bastion",
+    )
+    .await;
+    sg::tag_group(
+        ec2,
+        &holding,
+        "remediation:exempt",
+        "until=2099-02-28 by=netops bastion",
+    )
+    .await;
+
+    let mut function = world.function(&[]).await;
+    let response = function
+        .invoke(&world.event("scheduled-sweep.json"))
+        .await
+        .response()
+        .clone();
+    assert_eq!(response["summary"]["remediated"], 1, "{response}");
+    assert_eq!(world.ingress().await, Vec::<String>::new());
+    assert_eq!(
+        sg::ingress(ec2, &holding).await,
+        lines(&["tcp 22-22 0.0.0.0/0"])
+    );
+    let notes = world.inbox.drain().await;
+    let reason = notes[0].document["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!(
+            "group {}'s exemption (tag remediation:exempt: until 2022-02-28, set by netops, bastion) ended",
+            world.group
+        )),
+        "{reason}"
+    );
+}

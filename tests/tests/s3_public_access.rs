@@ -991,3 +991,71 @@ async fn a_bucket_whose_acls_are_disabled_is_told_so_and_still_blocked() {
     let hits = world.moto.server().fault_hits();
     assert_eq!(hits.get("PutBucketAcl"), Some(&1), "{hits:?}");
 }
+
+/// An exemption with an end: while it holds the bucket is left alone, the message naming the end, the
+/// owner and the reason; once its `until=` day has passed the bucket is fixed like any other, and the
+/// message says whose exemption ended. Negative twin: an exemption without an end still holds.
+#[tokio::test]
+async fn an_exemption_holds_until_its_end_date_and_not_after() {
+    let world = World::new().await;
+    let ended = unique("exempt-ended");
+    let holding = unique("exempt-holding");
+    let forever = unique("exempt-forever");
+    for (bucket, value) in [
+        (
+            &ended,
+            "until=2020-01-31 by=jdoe@example.com vendor migration",
+        ),
+        (
+            &holding,
+            "until=2099-12-31 by=jdoe@example.com vendor migration",
+        ),
+        (&forever, "static website"),
+    ] {
+        s3state::create_public_bucket(&world.aws.s3, bucket).await;
+        s3state::tag_bucket(&world.aws.s3, bucket, "remediation:exempt", value).await;
+    }
+    let mut function = world.function(&[]).await;
+    let response = function
+        .invoke(&world.event("scheduled-sweep.json"))
+        .await
+        .response()
+        .clone();
+    let result = |bucket: &str| {
+        response["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource_id"] == bucket)
+            .cloned()
+            .unwrap_or_else(|| panic!("no result for {bucket}: {response}"))
+    };
+    assert_eq!(result(&ended)["outcome"], "remediated");
+    assert!(!s3state::bucket_grants(&world.aws.s3, &ended)
+        .await
+        .iter()
+        .any(|g| g.starts_with("uri:")));
+    let notes = world.inbox.drain().await;
+    let note = notes
+        .iter()
+        .find(|n| n.document["resource_id"] == ended.as_str())
+        .expect("a message about the bucket whose exemption ended");
+    assert!(
+        note.document["reason"].as_str().unwrap().contains(&format!(
+            "bucket {ended}'s exemption (tag remediation:exempt: until 2020-01-31, set by jdoe@example.com, vendor migration) ended"
+        )),
+        "{}",
+        note.document["reason"]
+    );
+    for bucket in [&holding, &forever] {
+        assert_eq!(result(bucket)["outcome"], "skipped", "{bucket}");
+        assert!(s3state::bucket_grants(&world.aws.s3, bucket)
+            .await
+            .iter()
+            .any(|g| g.starts_with("uri:AllUsers")));
+    }
+    assert!(result(&holding)["reason"]
+        .as_str()
+        .unwrap()
+        .contains("is exempt (tag remediation:exempt: until 2099-12-31, set by jdoe@example.com, vendor migration)"));
+}

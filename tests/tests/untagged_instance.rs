@@ -705,3 +705,43 @@ async fn an_instance_launched_for_hibernation_is_hibernated_not_stopped() {
     );
     assert_eq!(change_of(&ordinary), "stopped");
 }
+
+/// An instance's exemption ends on its `until=` day: after it the instance is stopped like any other,
+/// and the message says whose exemption ended; before it, it keeps running.
+#[tokio::test]
+async fn an_instance_exemption_ends_on_its_date() {
+    let world = World::new().await;
+    let mut ended_tags = NO_ENV.to_vec();
+    ended_tags.push(("remediation:exempt", "until=2021-06-30 by=ops load test"));
+    let ended = world.launch(&ended_tags).await;
+    let mut holding_tags = NO_ENV.to_vec();
+    holding_tags.push(("remediation:exempt", "until=2099-06-30 by=ops load test"));
+    let holding = world.launch(&holding_tags).await;
+
+    let mut function = world.function(&[]).await;
+    for id in [&ended, &holding] {
+        function
+            .invoke(&world.event("instance-running.json", id))
+            .await;
+    }
+    assert!(is_stopped(&world.state(&ended).await));
+    assert_eq!(world.state(&holding).await, "running");
+    let notes = world.inbox.drain().await;
+    let reason_of = |id: &str| {
+        notes
+            .iter()
+            .find(|n| n.document["resource_id"] == id)
+            .map(|n| n.document["reason"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        reason_of(&ended).contains("the instance's exemption (tag remediation:exempt: until 2021-06-30, set by ops, load test) ended"),
+        "{}",
+        reason_of(&ended)
+    );
+    assert!(
+        reason_of(&holding).contains("the instance is exempt (tag remediation:exempt: until 2099-06-30, set by ops, load test)"),
+        "{}",
+        reason_of(&holding)
+    );
+}

@@ -299,12 +299,14 @@ impl ConfigRule {
                 format!("resource no longer exists ({err})"),
             )
         };
+        let today = now.to_offset(time::UtcOffset::UTC).date();
         match resource_type {
             SECURITY_GROUP => match self.groups.group_state(resource_id).await {
                 Ok(state) => Ok(security_group_verdict(
-                    &state.tag_keys,
+                    &state.tags,
                     &state.ingress,
                     settings,
+                    today,
                 )),
                 Err(err) if err.is_not_found() => Ok(gone(&err)),
                 Err(err) => Err(err),
@@ -314,7 +316,7 @@ impl ConfigRule {
                 Ok(account_verdict(current.as_ref(), settings))
             }
             BUCKET => match self.bucket_state(resource_id).await {
-                Ok((state, tag_keys)) => Ok(bucket_verdict(&tag_keys, &state, settings)),
+                Ok((state, tags)) => Ok(bucket_verdict(&tags, &state, settings, today)),
                 Err(err) if err.is_not_found() => Ok(gone(&err)),
                 Err(err) => Err(err),
             },
@@ -333,7 +335,10 @@ impl ConfigRule {
 
     /// As the remediation reads it, by the bucket's own settings (the rule is not told the account's
     /// Block Public Access, so a bucket only the account shields is judged on its own).
-    async fn bucket_state(&self, bucket: &str) -> Result<(BucketState, Vec<String>), AwsError> {
+    async fn bucket_state(
+        &self,
+        bucket: &str,
+    ) -> Result<(BucketState, Vec<(String, String)>), AwsError> {
         self.s3.bucket_state(bucket, "").await
     }
 
@@ -348,6 +353,7 @@ impl ConfigRule {
     ) -> Result<(Vec<Evaluation>, Vec<String>), AwsError> {
         let (region, account) = (trigger.region.as_str(), trigger.account.as_str());
         let settings = &scope.settings;
+        let today = now.to_offset(time::UtcOffset::UTC).date();
         let mut evaluations = Vec::new();
         let mut unreadable = Vec::new();
         if scope.resource_types.contains(&ACCOUNT_BLOCK) && !account.is_empty() {
@@ -357,7 +363,7 @@ impl ConfigRule {
         }
         if scope.resource_types.contains(&SECURITY_GROUP) {
             for (group_id, state) in self.groups.all_groups().await? {
-                let verdict = security_group_verdict(&state.tag_keys, &state.ingress, settings);
+                let verdict = security_group_verdict(&state.tags, &state.ingress, settings, today);
                 evaluations.push(Evaluation::new(
                     SECURITY_GROUP,
                     &group_id,
@@ -381,8 +387,8 @@ impl ConfigRule {
             let region = Some(region).filter(|r| !r.is_empty());
             for bucket in self.s3.list_buckets(region).await? {
                 match self.bucket_state(&bucket).await {
-                    Ok((state, tag_keys)) => {
-                        let verdict = bucket_verdict(&tag_keys, &state, settings);
+                    Ok((state, tags)) => {
+                        let verdict = bucket_verdict(&tags, &state, settings, today);
                         evaluations.push(Evaluation::new(BUCKET, &bucket, verdict, notified));
                     }
                     Err(err) if err.is_transient() => return Err(err),

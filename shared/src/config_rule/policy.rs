@@ -4,11 +4,12 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use super::parameters::RuleScope;
 use crate::config::BlockPublicAccessMode;
 use crate::config::Settings;
+use crate::exemption::{exemption_of, Exemption};
 use crate::instance::item::instance_from_item;
 use crate::instance::{
     plan_instance, problems_text, required_tags_text, InstanceAction, InstanceState,
@@ -53,20 +54,27 @@ impl Compliance {
 
 pub type Verdict = (Compliance, String);
 
-fn exempt(settings: &Settings, tag_keys: &[String], finding: &str) -> Option<Verdict> {
-    tag_keys.contains(&settings.exempt_tag).then(|| {
-        (
-            Compliance::Compliant,
-            format!("exempt (tag {}): {finding}", settings.exempt_tag),
-        )
-    })
+/// A wrong resource after its exemption tag: `COMPLIANT` while the exemption holds (saying what the
+/// tag says), `NON_COMPLIANT` otherwise, noting an exemption that ended.
+fn judged(settings: &Settings, tags: &[(String, String)], finding: String, today: Date) -> Verdict {
+    match exemption_of(tags, &settings.exempt_tag, today) {
+        Some(Exemption::Active(tag)) => {
+            (Compliance::Compliant, format!("exempt ({tag}): {finding}"))
+        }
+        Some(Exemption::Ended(tag)) => (
+            Compliance::NonCompliant,
+            format!("{finding}; exemption ({tag}) ended"),
+        ),
+        None => (Compliance::NonCompliant, finding),
+    }
 }
 
 /// What `open-security-group` would revoke.
 pub fn security_group_verdict(
-    tag_keys: &[String],
+    tags: &[(String, String)],
     rules: &[IngressRule],
     settings: &Settings,
+    today: Date,
 ) -> Verdict {
     let allowed = &settings.allowed_public_ports;
     let plan = plan_group(rules, allowed, &[]);
@@ -87,12 +95,17 @@ pub fn security_group_verdict(
         allowed.to_string()
     };
     let finding = format!("{} (allowed public ports: {allowed})", open.join("; "));
-    exempt(settings, tag_keys, &finding).unwrap_or((Compliance::NonCompliant, finding))
+    judged(settings, tags, finding, today)
 }
 
 /// What `s3-public-access` would fix: public grants, a public policy nothing cuts off, and (with
 /// `BLOCK_PUBLIC_ACCESS=always`) Block Public Access not all on.
-pub fn bucket_verdict(tag_keys: &[String], state: &BucketState, settings: &Settings) -> Verdict {
+pub fn bucket_verdict(
+    tags: &[(String, String)],
+    state: &BucketState,
+    settings: &Settings,
+    today: Date,
+) -> Verdict {
     let plan = plan_bucket(state, settings);
     if plan.is_compliant() {
         return (
@@ -101,7 +114,7 @@ pub fn bucket_verdict(tag_keys: &[String], state: &BucketState, settings: &Setti
         );
     }
     let finding = plan.reason();
-    exempt(settings, tag_keys, &finding).unwrap_or((Compliance::NonCompliant, finding))
+    judged(settings, tags, finding, today)
 }
 
 /// What `s3-public-access` would do about the account's own settings: under `always`, all four on.
@@ -142,10 +155,9 @@ pub fn instance_verdict(
             Compliance::Compliant,
             format!("carries the required tags ({required})"),
         ),
-        InstanceAction::Exempt => (
-            Compliance::Compliant,
-            format!("exempt (tag {}): {problems}", settings.exempt_tag),
-        ),
+        InstanceAction::Exempt(tag) => {
+            (Compliance::Compliant, format!("exempt ({tag}): {problems}"))
+        }
         InstanceAction::Managed(manager) => (
             Compliance::NonCompliant,
             format!(
@@ -223,11 +235,12 @@ pub fn evaluate_item(item: &Value, scope: &RuleScope, now: OffsetDateTime) -> Op
             format!("resource status {status}"),
         ));
     }
-    let tag_keys: Vec<String> = config_item_tags(item).into_iter().map(|(k, _)| k).collect();
+    let tags = config_item_tags(item);
+    let today = now.to_offset(time::UtcOffset::UTC).date();
     let settings = &scope.settings;
     evaluation(match resource_type {
-        SECURITY_GROUP => security_group_verdict(&tag_keys, &rules_from_item(item), settings),
-        BUCKET => bucket_verdict(&tag_keys, &bucket_state_from_item(item), settings),
+        SECURITY_GROUP => security_group_verdict(&tags, &rules_from_item(item), settings, today),
+        BUCKET => bucket_verdict(&tags, &bucket_state_from_item(item), settings, today),
         ACCOUNT_BLOCK => account_verdict(account_block_from_item(item).as_ref(), settings),
         _ => instance_verdict(&instance_from_item(item, resource_id), settings, now),
     })

@@ -164,7 +164,7 @@ fn legacy_ip_ranges_and_exemptions() {
     assert_eq!(evaluation.compliance, Compliance::Compliant);
     assert_eq!(
         evaluation.annotation,
-        "exempt (tag remediation:exempt): tcp 22 open to 0.0.0.0/0 (allowed public ports: 80,443)"
+        "exempt (tag remediation:exempt: bastion): tcp 22 open to 0.0.0.0/0 (allowed public ports: 80,443)"
     );
 }
 
@@ -365,7 +365,8 @@ fn annotations_stay_within_256_characters() {
             source: RuleSource::Ipv4("0.0.0.0/0".into()),
         })
         .collect();
-    let (_, why) = security_group_verdict(&[], &rules, &Settings::default());
+    let (_, why) =
+        security_group_verdict(&[], &rules, &Settings::default(), crate::exemption::today());
     let evaluation = Evaluation::new(SECURITY_GROUP, SG, (Compliance::NonCompliant, why), "");
     assert_eq!(evaluation.annotation.chars().count(), 256);
 }

@@ -144,7 +144,10 @@ impl UntaggedInstances {
     ) -> Result<Outcome, AwsError> {
         let settings = &self.settings;
         let required = required_tags_text(&settings.required_tags);
-        let problems = problems_text(&plan.problems);
+        let mut problems = problems_text(&plan.problems);
+        if let Some(ended) = &plan.exemption_ended {
+            problems = format!("{problems}; {ended}");
+        }
         let outcome = |kind, reason: String| {
             Outcome::new(kind, ResourceType::Ec2Instance, instance_id, reason)
         };
@@ -194,12 +197,9 @@ impl UntaggedInstances {
                 }
                 Ok(result)
             }
-            InstanceAction::Exempt => Ok(outcome(
+            InstanceAction::Exempt(tag) => Ok(outcome(
                 OutcomeKind::Skipped,
-                format!(
-                    "{problems}; the instance is exempt (tag {})",
-                    settings.exempt_tag
-                ),
+                format!("{problems}; the instance is exempt ({tag})"),
             )),
             InstanceAction::Managed(manager) => Ok(outcome(
                 OutcomeKind::Skipped,

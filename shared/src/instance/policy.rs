@@ -14,6 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::config::{Settings, TagRule};
+use crate::exemption::{exemption_of, Exemption};
 
 /// The grace-period mark: a UTC RFC 3339 time after which the instance is stopped.
 pub const STOP_AFTER_TAG: &str = "remediation:stop-after";
@@ -283,8 +284,8 @@ pub enum InstanceAction {
     Compliant,
     /// Compliant now, but still carries a grace-period mark: remove it.
     RemoveMark,
-    /// Wrong, but carries the exemption tag.
-    Exempt,
+    /// Wrong, but carries the exemption tag, which still holds: the tag and what it says.
+    Exempt(String),
     /// Wrong, but launched by another service that would replace it.
     Managed(Manager),
     /// Wrong: stop now (no grace period, or its deadline has passed); hibernate it when it was
@@ -303,6 +304,8 @@ pub enum InstanceAction {
 pub struct InstancePlan {
     pub problems: Vec<TagProblem>,
     pub action: InstanceAction,
+    /// The instance carries the exemption tag, but its end date has passed: whose it was, and when.
+    pub exemption_ended: Option<String>,
 }
 
 /// A UTC time as `remediation:stop-after` holds it: RFC 3339, whole seconds.
@@ -322,6 +325,8 @@ pub fn plan_instance(
 ) -> InstancePlan {
     let problems = tag_problems(&instance.tags, &settings.required_tags);
     let mark = instance.tag(STOP_AFTER_TAG);
+    let today = now.to_offset(time::UtcOffset::UTC).date();
+    let exemption = exemption_of(&instance.tags, &settings.exempt_tag, today);
     let action = if !instance.is_running() {
         InstanceAction::NotRunning
     } else if problems.is_empty() {
@@ -329,8 +334,8 @@ pub fn plan_instance(
             Some(_) => InstanceAction::RemoveMark,
             None => InstanceAction::Compliant,
         }
-    } else if instance.tag(&settings.exempt_tag).is_some() {
-        InstanceAction::Exempt
+    } else if let Some(Exemption::Active(tag)) = &exemption {
+        InstanceAction::Exempt(tag.clone())
     } else if let Some(manager) = manager_of(&instance.tags) {
         InstanceAction::Managed(manager)
     } else if settings.grace_minutes == 0 {
@@ -352,7 +357,17 @@ pub fn plan_instance(
             )),
         }
     };
-    InstancePlan { problems, action }
+    let exemption_ended = match exemption {
+        Some(ended @ Exemption::Ended(_)) if !problems.is_empty() => {
+            Some(ended.describe("the instance"))
+        }
+        _ => None,
+    };
+    InstancePlan {
+        problems,
+        action,
+        exemption_ended,
+    }
 }
 
 /// What a person can do when EC2 refuses to stop an instance, in plain words, from the error code EC2

@@ -277,7 +277,7 @@ fn exempt_and_auto_scaling_instances_are_skipped() {
     let exempt = running(&[("remediation:exempt", "lab")]);
     assert_eq!(
         plan_instance(&exempt, &settings(0), now()).action,
-        InstanceAction::Exempt
+        InstanceAction::Exempt("tag remediation:exempt: lab".into())
     );
     let custom = Settings {
         exempt_tag: "keep".into(),
@@ -285,7 +285,7 @@ fn exempt_and_auto_scaling_instances_are_skipped() {
     };
     assert_eq!(
         plan_instance(&running(&[("keep", "")]), &custom, now()).action,
-        InstanceAction::Exempt
+        InstanceAction::Exempt("tag keep".into())
     );
     assert!(
         matches!(

@@ -81,13 +81,13 @@ impl S3Actions {
         &self,
         bucket: &str,
         account: &str,
-    ) -> Result<(BucketState, Vec<String>), AwsError> {
+    ) -> Result<(BucketState, Vec<(String, String)>), AwsError> {
         let (acl, policy, block, account_block, tags) = tokio::try_join!(
             self.bucket_acl(bucket),
             self.bucket_policy(bucket),
             self.public_access_block(bucket),
             self.account_public_access_block(account),
-            self.bucket_tag_keys(bucket),
+            self.bucket_tags(bucket),
         )?;
         let state = BucketState {
             acl,
@@ -250,10 +250,14 @@ impl S3Actions {
         Ok(())
     }
 
-    /// The bucket's tag keys; a bucket without tags answers `NoSuchTagSet`.
-    pub async fn bucket_tag_keys(&self, bucket: &str) -> Result<Vec<String>, AwsError> {
+    /// The bucket's tags; a bucket without tags answers `NoSuchTagSet`.
+    pub async fn bucket_tags(&self, bucket: &str) -> Result<Vec<(String, String)>, AwsError> {
         match self.client.get_bucket_tagging().bucket(bucket).send().await {
-            Ok(out) => Ok(out.tag_set().iter().map(|t| t.key().to_string()).collect()),
+            Ok(out) => Ok(out
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect()),
             Err(err) => Ok(
                 none_if(AwsError::from_sdk("GetBucketTagging", err), "NoSuchTagSet")?
                     .unwrap_or_default(),

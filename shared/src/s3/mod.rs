@@ -2,7 +2,7 @@
 //! Public Access turned off.
 //!
 //! - [`targets`]: which buckets, objects and accounts an event points at (pure)
-//! - [`policy`]: the rule: what is public, what the fix changes and keeps, exemption (pure)
+//! - [`policy`]: the rule: what is public, what the fix changes and keeps (pure)
 //! - [`statements`]: a bucket policy's public statements, and the policy without them (pure)
 //! - [`aws`]: the S3 and S3 Control calls and their IAM actions
 //! - [`item`]: a bucket as an AWS Config item describes it (for the Config rule)
@@ -23,6 +23,7 @@ use aws_config::SdkConfig;
 
 use crate::config::{BlockPublicAccessMode, Settings};
 use crate::error::AwsError;
+use crate::exemption;
 use crate::invocation::{Remediation, Targets};
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::Trigger;
@@ -67,19 +68,35 @@ impl S3PublicAccess {
         Ok(buckets.into_iter().map(S3Target::Bucket).collect())
     }
 
+    /// The reason after the bucket's exemption tag: `Err(why it is skipped)` while it holds.
+    fn exempt(
+        &self,
+        reason: String,
+        bucket: &str,
+        tags: &[(String, String)],
+    ) -> Result<String, String> {
+        exemption::judge(
+            reason,
+            &format!("bucket {bucket}"),
+            tags,
+            &self.settings.exempt_tag,
+            exemption::today(),
+        )
+    }
+
     async fn remediate_bucket(&self, bucket: &str, account: &str) -> Result<Outcome, AwsError> {
         let outcome = |kind, reason: String| {
             Outcome::new(kind, ResourceType::S3Bucket, bucket, reason).with_severity(Severity::High)
         };
-        let (state, tag_keys) = self.actions.bucket_state(bucket, account).await?;
+        let (state, tags) = self.actions.bucket_state(bucket, account).await?;
         let plan = plan_bucket(&state, &self.settings);
         if plan.is_compliant() {
             return Ok(outcome(OutcomeKind::Compliant, compliant_reason(&state)));
         }
-        let reason = plan.reason();
-        if let Some(skip) = exemption(bucket, &tag_keys, &self.settings) {
-            return Ok(outcome(OutcomeKind::Skipped, format!("{reason}; {skip}")));
-        }
+        let reason = match self.exempt(plan.reason(), bucket, &tags) {
+            Ok(reason) => reason,
+            Err(skipped) => return Ok(outcome(OutcomeKind::Skipped, skipped)),
+        };
         let unfixable = plan.unfixable(&self.settings);
         if self.settings.dry_run {
             let reason = match &unfixable {
@@ -154,10 +171,10 @@ impl S3PublicAccess {
         let outcome = |kind, reason: String| {
             Outcome::new(kind, ResourceType::S3Object, &id, reason).with_severity(Severity::High)
         };
-        let (acl, block, tag_keys) = tokio::try_join!(
+        let (acl, block, tags) = tokio::try_join!(
             self.actions.object_acl(bucket, key),
             self.actions.public_access_block(bucket),
-            self.actions.bucket_tag_keys(bucket),
+            self.actions.bucket_tags(bucket),
         )?;
         let plan = plan_acl(&acl.grants);
         if plan.is_compliant() {
@@ -166,10 +183,10 @@ impl S3PublicAccess {
                 "no public grants in the object ACL".into(),
             ));
         }
-        let reason = plan.reason("object");
-        if let Some(skip) = exemption(bucket, &tag_keys, &self.settings) {
-            return Ok(outcome(OutcomeKind::Skipped, format!("{reason}; {skip}")));
-        }
+        let reason = match self.exempt(plan.reason("object"), bucket, &tags) {
+            Ok(reason) => reason,
+            Err(skipped) => return Ok(outcome(OutcomeKind::Skipped, skipped)),
+        };
         // Block Public Access is a bucket setting: for an object it also stops the next public one.
         let block_public_access = self.settings.block_public_access.allows_changes()
             && block_public_access_needed(block.as_ref());
@@ -220,10 +237,10 @@ impl S3PublicAccess {
         let outcome = |kind, reason: String| {
             Outcome::new(kind, ResourceType::S3Object, &id, reason).with_severity(Severity::High)
         };
-        let (block, account_block, tag_keys) = tokio::try_join!(
+        let (block, account_block, tags) = tokio::try_join!(
             self.actions.public_access_block(bucket),
             self.actions.account_public_access_block(account),
-            self.actions.bucket_tag_keys(bucket),
+            self.actions.bucket_tags(bucket),
         )?;
         if BlockPublicAccess::combined(block.as_ref(), account_block.as_ref()).ignore_public_acls {
             return Ok(outcome(
@@ -232,9 +249,10 @@ impl S3PublicAccess {
             ));
         }
         let reason = format!("a multipart upload to bucket {bucket} was started with a public ACL, so the object will be public when the upload completes");
-        if let Some(skip) = exemption(bucket, &tag_keys, &self.settings) {
-            return Ok(outcome(OutcomeKind::Skipped, format!("{reason}; {skip}")));
-        }
+        let reason = match self.exempt(reason, bucket, &tags) {
+            Ok(reason) => reason,
+            Err(skipped) => return Ok(outcome(OutcomeKind::Skipped, skipped)),
+        };
         if !self.settings.block_public_access.allows_changes() {
             return Ok(outcome(
                 OutcomeKind::Failed,

@@ -397,10 +397,3 @@ pub fn plan_account(current: Option<&BlockPublicAccess>, settings: &Settings) ->
 
 pub const ACCOUNT_BLOCK_PUBLIC_ACCESS_CHANGE: &str =
     "enabled account-level Block Public Access (all four settings)";
-
-/// `Some(why)` when the bucket carries the exemption tag.
-pub fn exemption(bucket: &str, tag_keys: &[String], settings: &Settings) -> Option<String> {
-    tag_keys
-        .contains(&settings.exempt_tag)
-        .then(|| format!("bucket {bucket} is exempt (tag {})", settings.exempt_tag))
-}

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, SecurityGroupRule,
-    SecurityGroupRuleRequest, SecurityGroupRuleUpdate,
+    SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag,
 };
 
 use super::policy::{is_internet_wide, GroupState, IngressRule, Reopen, RuleSource};
@@ -26,6 +26,13 @@ pub const IAM_ACTIONS: &[&str] = &[
 /// The owner DescribeManagedPrefixLists gives AWS-managed prefix lists (VPC User Guide, "AWS-managed
 /// prefix lists": sets of AWS service ranges, which customers can't modify): never the internet.
 const AWS_OWNED: &str = "AWS";
+
+fn tag_pair(tag: &Tag) -> Option<(String, String)> {
+    Some((
+        tag.key()?.to_string(),
+        tag.value().unwrap_or("").to_string(),
+    ))
+}
 
 fn ingress_rule(rule: &SecurityGroupRule) -> Option<IngressRule> {
     if rule.is_egress() == Some(true) {
@@ -81,11 +88,11 @@ impl SecurityGroupActions {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
-        let tag_keys = groups
+        let tags = groups
             .security_groups()
             .iter()
             .flat_map(|g| g.tags())
-            .filter_map(|t| t.key().map(String::from))
+            .filter_map(tag_pair)
             .collect();
         let mut ingress = Vec::new();
         let mut pages = self
@@ -100,7 +107,7 @@ impl SecurityGroupActions {
             ingress.extend(page.security_group_rules().iter().filter_map(ingress_rule));
         }
         self.read_prefix_lists(ingress.iter_mut().collect()).await?;
-        Ok(GroupState { tag_keys, ingress })
+        Ok(GroupState { tags, ingress })
     }
 
     /// Fills in which entries of each referenced customer-managed prefix list count as the
@@ -181,11 +188,7 @@ impl SecurityGroupActions {
                 states.push((
                     id.to_string(),
                     GroupState {
-                        tag_keys: group
-                            .tags()
-                            .iter()
-                            .filter_map(|t| t.key().map(String::from))
-                            .collect(),
+                        tags: group.tags().iter().filter_map(tag_pair).collect(),
                         ingress: Vec::new(),
                     },
                 ));

@@ -1,7 +1,7 @@
 //! `open-security-group`: security groups open to the internet.
 //!
 //! - [`targets`]: which groups an event points at (pure)
-//! - [`policy`]: the rule: rules to revoke, allowed ports to re-open, exemption (pure)
+//! - [`policy`]: the rule: rules to revoke, allowed ports to re-open (pure)
 //! - [`aws`]: the EC2 calls and their IAM actions
 //! - [`item`]: a group as an AWS Config item describes it (for the Config rule)
 //!
@@ -20,6 +20,7 @@ use aws_config::SdkConfig;
 
 use crate::config::Settings;
 use crate::error::AwsError;
+use crate::exemption;
 use crate::identity::OwnIdentity;
 use crate::invocation::{Remediation, Targets, Unrelated};
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
@@ -210,10 +211,17 @@ impl Remediation for OpenSecurityGroup {
                 "no ingress open to the internet on disallowed ports".to_string(),
             ));
         }
-        let reason = plan.reason(allowed);
-        if let Some(skip) = exemption(group_id, &state.tag_keys, &self.settings) {
-            return Ok(outcome(OutcomeKind::Skipped, format!("{reason}; {skip}")));
-        }
+        let what = format!("group {group_id}");
+        let reason = match exemption::judge(
+            plan.reason(allowed),
+            &what,
+            &state.tags,
+            &self.settings.exempt_tag,
+            exemption::today(),
+        ) {
+            Ok(reason) => reason,
+            Err(skipped) => return Ok(outcome(OutcomeKind::Skipped, skipped)),
+        };
         if self.settings.dry_run {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(plan.changes()));
         }

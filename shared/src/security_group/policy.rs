@@ -17,7 +17,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 
-use crate::config::{PortSet, Settings};
+use crate::config::PortSet;
 use crate::outcome::Severity;
 
 pub const ANY_IPV4: &str = "0.0.0.0/0";
@@ -42,10 +42,10 @@ pub fn is_internet_wide(cidr: &str) -> bool {
     }
 }
 
-/// A group's current state: its tag keys (for the exemption), and its ingress rules.
+/// A group's current state: its tags (for the exemption), and its ingress rules.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupState {
-    pub tag_keys: Vec<String>,
+    pub tags: Vec<(String, String)>,
     pub ingress: Vec<IngressRule>,
 }
 
@@ -426,11 +426,4 @@ pub fn plan_group(rules: &[IngressRule], allowed: &PortSet, focus_ports: &[u16])
         }
     }
     GroupPlan { revoke, reopen }
-}
-
-/// `Some(why)` when the group carries the exemption tag.
-pub fn exemption(group_id: &str, tag_keys: &[String], settings: &Settings) -> Option<String> {
-    tag_keys
-        .contains(&settings.exempt_tag)
-        .then(|| format!("group {group_id} is exempt (tag {})", settings.exempt_tag))
 }
