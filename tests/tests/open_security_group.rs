@@ -42,6 +42,25 @@ impl World {
     async fn ingress(&self) -> Vec<String> {
         ingress(&self.aws.ec2, &self.group).await
     }
+
+    /// EC2's answer when the group has no free rule slot, for the next `times` authorizations (-1:
+    /// all): moto has no rules quota, so the rig gives it. `more` are further faults to inject with it.
+    fn at_rules_quota(&self, times: i64, more: &[Value]) {
+        let mut faults = vec![json!({
+            "operation": "AuthorizeSecurityGroupIngress", "times": times, "status": 400,
+            "code": "RulesPerSecurityGroupLimitExceeded",
+            "message": "The maximum number of rules per security group has been reached."
+        })];
+        faults.extend_from_slice(more);
+        self.moto.server().inject_faults(Value::Array(faults));
+    }
+
+    /// Starts the function with its defaults and sweeps every group: the response.
+    async fn sweep(&self) -> Value {
+        let mut function = self.function(&[]).await;
+        let invocation = function.invoke(&self.event("scheduled-sweep.json")).await;
+        invocation.response().clone()
+    }
 }
 
 fn lines(items: &[&str]) -> Vec<String> {
@@ -533,16 +552,8 @@ async fn at_the_rules_quota_the_broad_rule_is_narrowed_in_place_and_closed_ports
     open(ec2, &world.group, "tcp", 0, 65535, "0.0.0.0/0").await;
     open(ec2, &world.group, "tcp", 22, 22, "0.0.0.0/0").await;
     open(ec2, &world.group, "tcp", 22, 22, "203.0.113.0/24").await;
-    let server = world.moto.server();
-    server.inject_faults(json!([{
-        "operation": "AuthorizeSecurityGroupIngress", "times": -1, "status": 400,
-        "code": "RulesPerSecurityGroupLimitExceeded",
-        "message": "The maximum number of rules per security group has been reached."
-    }]));
-
-    let mut function = world.function(&[]).await;
-    let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
-    let response = invocation.response().clone();
+    world.at_rules_quota(-1, &[]);
+    let response = world.sweep().await;
     assert_eq!(
         response["results"][0]["outcome"], "remediated",
         "{response}"
@@ -551,7 +562,10 @@ async fn at_the_rules_quota_the_broad_rule_is_narrowed_in_place_and_closed_ports
         world.ingress().await,
         lines(&["tcp 22-22 203.0.113.0/24", "tcp 80-80 0.0.0.0/0"])
     );
-    assert_eq!(server.fault_hits()["AuthorizeSecurityGroupIngress"], 2);
+    assert_eq!(
+        world.moto.server().fault_hits()["AuthorizeSecurityGroupIngress"],
+        2
+    );
     let notes = world.inbox.drain().await;
     assert_eq!(notes[0].attributes["severity"]["Value"], "high");
     let note = &notes[0].document;
@@ -582,14 +596,12 @@ async fn below_the_rules_quota_every_allowed_port_stays_open() {
     let world = World::new().await;
     let ec2 = &world.aws.ec2;
     open(ec2, &world.group, "tcp", 0, 65535, "0.0.0.0/0").await;
-    let server = world.moto.server();
-    server.inject_faults(json!([{
-        "operation": "AuthorizeSecurityGroupIngress", "times": 1, "status": 400,
-        "code": "RulesPerSecurityGroupLimitExceeded"
-    }]));
-    let mut function = world.function(&[]).await;
-    let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
-    assert_eq!(invocation.response()["results"][0]["outcome"], "remediated");
+    world.at_rules_quota(1, &[]);
+    let response = world.sweep().await;
+    assert_eq!(
+        response["results"][0]["outcome"], "remediated",
+        "{response}"
+    );
     assert_eq!(
         world.ingress().await,
         lines(&["tcp 443-443 0.0.0.0/0", "tcp 80-80 0.0.0.0/0"])
@@ -671,15 +683,15 @@ async fn at_the_rules_quota_without_a_rewrite_the_internet_is_closed_and_the_por
     let ec2 = &world.aws.ec2;
     open(ec2, &world.group, "-1", -1, -1, "0.0.0.0/0").await;
     open(ec2, &world.group, "tcp", 22, 22, "203.0.113.0/24").await;
-    world.moto.server().inject_faults(json!([
-        {"operation": "AuthorizeSecurityGroupIngress", "times": -1, "status": 400,
-         "code": "RulesPerSecurityGroupLimitExceeded"},
-        {"operation": "ModifySecurityGroupRules", "times": -1, "status": 403,
-         "code": "UnauthorizedOperation", "message": "You are not authorized to perform this operation."}
-    ]));
-    let mut function = world.function(&[]).await;
-    let invocation = function.invoke(&world.event("scheduled-sweep.json")).await;
-    let response = invocation.response().clone();
+    world.at_rules_quota(
+        -1,
+        &[
+            json!({"operation": "ModifySecurityGroupRules", "times": -1, "status": 403,
+                 "code": "UnauthorizedOperation",
+                 "message": "You are not authorized to perform this operation."}),
+        ],
+    );
+    let response = world.sweep().await;
     assert_eq!(
         response["results"][0]["outcome"], "remediated",
         "{response}"
