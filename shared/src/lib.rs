@@ -15,6 +15,7 @@
 //! - [`metrics`]: outcome counts as CloudWatch embedded metrics in the logs
 //! - [`exemption`]: the exemption tag, with its end and owner (pure)
 //! - [`identity`]: recognising the function's own changes (loop guard)
+//! - [`undo`]: what each fix replaced and how to put it back; `remediation-undo`
 //! - [`catalog`]: the functions, the IAM actions they need, the triggers they handle
 
 pub mod catalog;
@@ -34,6 +35,7 @@ pub mod s3;
 pub mod security_group;
 pub mod shape;
 pub mod trigger;
+pub mod undo;
 
 #[cfg(test)]
 mod hostile_input_tests;

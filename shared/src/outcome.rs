@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::undo::Restore;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OutcomeKind {
@@ -143,6 +145,9 @@ pub struct Outcome {
     /// Short human strings: what changed, or would change in a dry run.
     pub changes: Vec<String>,
     pub severity: Severity,
+    /// What the changes replaced and how to put it back (`prior`, `after`, `undo` in the message).
+    #[serde(skip)]
+    pub restore: Option<Restore>,
 }
 
 impl Outcome {
@@ -159,11 +164,18 @@ impl Outcome {
             reason: reason.into(),
             changes: Vec::new(),
             severity: Severity::Medium,
+            restore: None,
         }
     }
 
     pub fn with_changes(mut self, changes: Vec<String>) -> Self {
         self.changes = changes;
+        self
+    }
+
+    /// Records how to undo the changes (nothing when nothing was changed).
+    pub fn with_restore(mut self, restore: Restore) -> Self {
+        self.restore = (!restore.is_empty()).then_some(restore);
         self
     }
 

@@ -363,6 +363,7 @@ fn annotations_stay_within_256_characters() {
             from_port: p,
             to_port: p,
             source: RuleSource::Ipv4("0.0.0.0/0".into()),
+            description: String::new(),
         })
         .collect();
     let (_, why) =

@@ -3,6 +3,7 @@
 //! - [`targets`]: which instances an event points at (pure)
 //! - [`policy`]: the rule: tag problems, and stop / mark / wait / skip (pure)
 //! - [`aws`]: the EC2 calls, in batches, and their IAM actions
+//! - [`undo`]: the state a stop or a mark replaced, and the calls that restore it (pure)
 //! - [`item`]: an instance as an AWS Config item describes it (for the Config rule)
 //!
 //! This file ties them into the invocation loop: instances are read, planned and changed many at a
@@ -12,6 +13,7 @@ pub mod aws;
 pub mod item;
 pub mod policy;
 pub mod targets;
+pub mod undo;
 
 pub use aws::{InstanceActions, PerInstance, IAM_ACTIONS};
 pub use policy::*;
@@ -28,6 +30,7 @@ use crate::identity::OwnIdentity;
 use crate::invocation::{Remediation, Targets, Unrelated};
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::{Trigger, TriggerEvent};
+use crate::undo::Restore;
 
 pub struct UntaggedInstances {
     pub actions: InstanceActions,
@@ -139,6 +142,7 @@ impl UntaggedInstances {
     fn outcome(
         &self,
         instance_id: &str,
+        before: Option<&InstanceState>,
         plan: &InstancePlan,
         applied: Option<&Result<(), AwsError>>,
     ) -> Result<Outcome, AwsError> {
@@ -151,12 +155,18 @@ impl UntaggedInstances {
         let outcome = |kind, reason: String| {
             Outcome::new(kind, ResourceType::Ec2Instance, instance_id, reason)
         };
-        let changed = |kind_done, change: String, reason: String| -> Result<Outcome, AwsError> {
+        let changed = |kind_done,
+                       change: String,
+                       reason: String,
+                       restore: Restore|
+         -> Result<Outcome, AwsError> {
             if settings.dry_run {
                 return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(vec![change]));
             }
             match applied {
-                None | Some(Ok(())) => Ok(outcome(kind_done, reason).with_changes(vec![change])),
+                None | Some(Ok(())) => Ok(outcome(kind_done, reason)
+                    .with_changes(vec![change])
+                    .with_restore(restore)),
                 Some(Err(err)) if err.is_transient() || err.is_not_found() => Err(err.clone()),
                 Some(Err(err)) => {
                     let advice =
@@ -224,12 +234,18 @@ impl UntaggedInstances {
                 } else {
                     "stopped"
                 };
-                changed(OutcomeKind::Remediated, change.to_string(), reason)
+                let restore = before.map(undo::stop).unwrap_or_default();
+                changed(OutcomeKind::Remediated, change.to_string(), reason, restore)
             }
             InstanceAction::Mark(deadline) => changed(
                 OutcomeKind::Marked,
                 format!("tagged {STOP_AFTER_TAG}={deadline}"),
                 format!("{problems}; it will be stopped after {deadline} unless it is tagged {required} by then"),
+                undo::mark(
+                    instance_id,
+                    before.and_then(|s| s.tag(STOP_AFTER_TAG)),
+                    deadline,
+                ),
             ),
             InstanceAction::Wait(deadline) => Ok(outcome(
                 OutcomeKind::Waiting,
@@ -320,7 +336,7 @@ impl Remediation for UntaggedInstances {
             .map(|target| {
                 let id = target.instance_id.as_str();
                 match plans.get(id) {
-                    Some(plan) => self.outcome(id, plan, applied.get(id)),
+                    Some(plan) => self.outcome(id, states.get(id), plan, applied.get(id)),
                     None => Err(AwsError::new(
                         "DescribeInstances",
                         ErrorKind::NotFound,

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::outcome::{Outcome, OutcomeKind, ResourceType};
 use crate::trigger::{Source, Trigger};
+use crate::undo::{cli_commands, Restore};
 
 /// The machine-readable document (`version` 1).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -21,6 +22,10 @@ pub struct Document {
     pub reason: String,
     pub changes: Vec<String>,
     pub trigger: TriggerRef,
+    /// Each part the changes replaced, as read before (with `after`, as they left it), and `undo`: the
+    /// calls that restore it. On every `remediated` message; on a `failed` one that changed something.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<Restore>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -89,6 +94,7 @@ impl Message {
                 event_id: trigger.event_id.clone(),
                 detail: trigger.detail(),
             },
+            restore: outcome.restore.clone(),
         };
         Message {
             subject: subject(outcome),
@@ -301,6 +307,14 @@ fn human_text(function: &str, exempt_tag: &str, outcome: &Outcome, doc: &Documen
         "\nTrigger: {} ({} event {})\n",
         doc.trigger.detail, doc.trigger.source, doc.trigger.event_id
     ));
+    if let Some(restore) = &doc.restore {
+        text.push_str(&format!(
+            "\nTo undo this, run remediation-undo on this message's JSON document, or paste:\n"
+        ));
+        for command in cli_commands(&restore.undo, &doc.region) {
+            text.push_str(&format!("  {command}\n"));
+        }
+    }
     if outcome.resource_type == ResourceType::S3Account {
         // An account has no tag to exempt it: the setting decides.
         text.push_str("\nAccount-level Block Public Access is enforced because BLOCK_PUBLIC_ACCESS=always; with true it is left as it is.\n");

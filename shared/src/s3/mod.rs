@@ -5,6 +5,7 @@
 //! - [`policy`]: the rule: what is public, what the fix changes and keeps (pure)
 //! - [`statements`]: a bucket policy's public statements, and the policy without them (pure)
 //! - [`aws`]: the S3 and S3 Control calls and their IAM actions
+//! - [`undo`]: the state each fix replaced and the calls that restore it (pure)
 //! - [`item`]: a bucket as an AWS Config item describes it (for the Config rule)
 //!
 //! This file ties them into the invocation loop: re-read, decide, fix, and say what happened.
@@ -14,6 +15,7 @@ pub mod item;
 pub mod policy;
 pub mod statements;
 pub mod targets;
+pub mod undo;
 
 pub use aws::{S3Actions, ACLS_DISABLED, IAM_ACTIONS};
 pub use policy::*;
@@ -27,6 +29,7 @@ use crate::exemption;
 use crate::invocation::{Remediation, Targets};
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::Trigger;
+use crate::undo::Restore;
 
 /// What a change that S3 refused because the bucket's ACLs are disabled amounts to.
 const ACLS_DISABLED_CHANGE: &str =
@@ -107,10 +110,13 @@ impl S3PublicAccess {
         }
 
         let mut done = Vec::new();
-        // Stops at the first refusal: a failure that lists what was done before it.
-        let failed = |err: AwsError, done: Vec<String>| {
+        let mut restore = Restore::default();
+        // Stops at the first refusal: a failure that lists what was done before it, and its undo.
+        let failed = |err: AwsError, done: Vec<String>, restore: Restore| {
             refused(err, done.is_empty(), |err| {
-                outcome(OutcomeKind::Failed, format!("{reason}; {err}")).with_changes(done)
+                outcome(OutcomeKind::Failed, format!("{reason}; {err}"))
+                    .with_changes(done)
+                    .with_restore(restore)
             })
         };
         if !plan.acl.is_compliant() {
@@ -119,30 +125,45 @@ impl S3PublicAccess {
                 grants: plan.acl.kept.clone(),
             };
             match self.actions.put_bucket_acl(bucket, &fixed).await {
-                Ok(()) => done.extend(plan.acl.changes()),
+                Ok(()) => {
+                    done.extend(plan.acl.changes());
+                    restore = undo::bucket_acl(bucket, &state.acl, &fixed);
+                }
                 Err(err) if err.has_code(ACLS_DISABLED) => {
                     done.push(ACLS_DISABLED_CHANGE.to_string())
                 }
-                Err(err) => return failed(err, done),
+                Err(err) => return failed(err, done, restore),
             }
         }
-        match &plan.policy_rewrite {
-            Some(PolicyRewrite::Put(text)) => {
-                match self.actions.put_bucket_policy(bucket, text).await {
-                    Ok(()) => done.extend(plan.policy_changes()),
-                    Err(err) => return failed(err, done),
-                }
+        let prior_policy = state.policy.as_ref().map(|p| p.text.as_str()).unwrap_or("");
+        let rewritten = match &plan.policy_rewrite {
+            Some(PolicyRewrite::Put(text)) => Some((
+                self.actions.put_bucket_policy(bucket, text).await,
+                Some(text.as_str()),
+            )),
+            Some(PolicyRewrite::Delete) => {
+                Some((self.actions.delete_bucket_policy(bucket).await, None))
             }
-            Some(PolicyRewrite::Delete) => match self.actions.delete_bucket_policy(bucket).await {
-                Ok(()) => done.extend(plan.policy_changes()),
-                Err(err) => return failed(err, done),
-            },
+            None => None,
+        };
+        match rewritten {
+            Some((Ok(()), after)) => {
+                done.extend(plan.policy_changes());
+                restore = restore.then(undo::bucket_policy(bucket, prior_policy, after));
+            }
+            Some((Err(err), _)) => return failed(err, done, restore),
             None => {}
         }
         if plan.enable_block_public_access {
             match self.actions.block_public_access(bucket).await {
-                Ok(()) => done.push(BLOCK_PUBLIC_ACCESS_CHANGE.to_string()),
-                Err(err) => return failed(err, done),
+                Ok(()) => {
+                    done.push(BLOCK_PUBLIC_ACCESS_CHANGE.to_string());
+                    restore = restore.then(undo::bucket_block_public_access(
+                        bucket,
+                        state.block_public_access.as_ref(),
+                    ));
+                }
+                Err(err) => return failed(err, done, restore),
             }
         }
         if let Some(why) = unfixable {
@@ -150,7 +171,8 @@ impl S3PublicAccess {
                 OutcomeKind::Failed,
                 format!("{reason}; it is still public: {why}"),
             )
-            .with_changes(done));
+            .with_changes(done)
+            .with_restore(restore));
         }
         // Without Block Public Access only S3 can say whether the rewritten policy is private.
         if plan.public_policy.is_some()
@@ -161,9 +183,12 @@ impl S3PublicAccess {
                 OutcomeKind::Failed,
                 format!("{reason}; S3 still judges the rewritten policy public, and BLOCK_PUBLIC_ACCESS=false forbids Block Public Access"),
             )
-            .with_changes(done));
+            .with_changes(done)
+            .with_restore(restore));
         }
-        Ok(outcome(OutcomeKind::Remediated, reason).with_changes(done))
+        Ok(outcome(OutcomeKind::Remediated, reason)
+            .with_changes(done)
+            .with_restore(restore))
     }
 
     async fn remediate_object(&self, bucket: &str, key: &str) -> Result<Outcome, AwsError> {
@@ -199,17 +224,23 @@ impl S3PublicAccess {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(planned));
         }
         let fixed = Acl {
-            owner: acl.owner,
+            owner: acl.owner.clone(),
             grants: plan.kept.clone(),
         };
-        let mut done = match self.actions.put_object_acl(bucket, key, &fixed).await {
-            Ok(()) => plan.changes(),
-            Err(err) if err.has_code(ACLS_DISABLED) => vec![ACLS_DISABLED_CHANGE.to_string()],
+        let (mut done, mut restore) = match self.actions.put_object_acl(bucket, key, &fixed).await {
+            Ok(()) => (plan.changes(), undo::object_acl(bucket, key, &acl, &fixed)),
+            Err(err) if err.has_code(ACLS_DISABLED) => {
+                (vec![ACLS_DISABLED_CHANGE.to_string()], Restore::default())
+            }
             Err(err) => return Err(err),
         };
         if block_public_access {
             match self.actions.block_public_access(bucket).await {
-                Ok(()) => done.push(block_change),
+                Ok(()) => {
+                    done.push(block_change);
+                    restore =
+                        restore.then(undo::bucket_block_public_access(bucket, block.as_ref()));
+                }
                 // The grants are gone; say plainly that the second step did not happen.
                 Err(err) => {
                     return refused(err, done.is_empty(), |err| {
@@ -218,11 +249,14 @@ impl S3PublicAccess {
                             format!("{reason}; the public grants were removed but {err}"),
                         )
                         .with_changes(done)
+                        .with_restore(restore)
                     })
                 }
             }
         }
-        Ok(outcome(OutcomeKind::Remediated, reason).with_changes(done))
+        Ok(outcome(OutcomeKind::Remediated, reason)
+            .with_changes(done)
+            .with_restore(restore))
     }
 
     /// An upload started with a public ACL: once it completes the object is public, unless the
@@ -264,7 +298,9 @@ impl S3PublicAccess {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(vec![change]));
         }
         match self.actions.block_public_access(bucket).await {
-            Ok(()) => Ok(outcome(OutcomeKind::Remediated, reason).with_changes(vec![change])),
+            Ok(()) => Ok(outcome(OutcomeKind::Remediated, reason)
+                .with_changes(vec![change])
+                .with_restore(undo::bucket_block_public_access(bucket, block.as_ref()))),
             Err(err) => refused(err, true, |err| {
                 outcome(OutcomeKind::Failed, format!("{reason}; {err}"))
             }),
@@ -288,7 +324,9 @@ impl S3PublicAccess {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(change));
         }
         match self.actions.block_account_public_access(account).await {
-            Ok(()) => Ok(outcome(OutcomeKind::Remediated, reason).with_changes(change)),
+            Ok(()) => Ok(outcome(OutcomeKind::Remediated, reason)
+                .with_changes(change)
+                .with_restore(undo::account_block_public_access(account, current.as_ref()))),
             Err(err) => refused(err, true, |err| {
                 outcome(OutcomeKind::Failed, format!("{reason}; {err}"))
             }),

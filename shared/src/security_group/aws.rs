@@ -60,6 +60,7 @@ fn ingress_rule(rule: &SecurityGroupRule) -> Option<IngressRule> {
         from_port: rule.from_port().unwrap_or(-1),
         to_port: rule.to_port().unwrap_or(-1),
         source,
+        description: rule.description().unwrap_or("").to_string(),
     })
 }
 

@@ -32,6 +32,7 @@ pub fn rules_from_item(item: &Value) -> Vec<IngressRule> {
             from_port: port("fromPort"),
             to_port: port("toPort"),
             source,
+            description: String::new(),
         };
         // `ipv4Ranges` (objects) is the current field; older items only have `ipRanges` (strings).
         let v4: Vec<String> = match permission.get("ipv4Ranges").and_then(Value::as_array) {

@@ -3,6 +3,7 @@
 //! - [`targets`]: which groups an event points at (pure)
 //! - [`policy`]: the rule: rules to revoke, allowed ports to re-open (pure)
 //! - [`aws`]: the EC2 calls and their IAM actions
+//! - [`undo`]: the rules each fix revoked and added, and the calls that restore them (pure)
 //! - [`item`]: a group as an AWS Config item describes it (for the Config rule)
 //!
 //! This file ties them into the invocation loop: re-read, decide, fix, and say what happened.
@@ -11,6 +12,7 @@ pub mod aws;
 pub mod item;
 pub mod policy;
 pub mod targets;
+pub mod undo;
 
 pub use aws::{SecurityGroupActions, IAM_ACTIONS};
 pub use policy::*;
@@ -58,6 +60,9 @@ struct InPlaceFix {
     severity: Option<Severity>,
     /// Set when a wrong rule is still open: the outcome is `failed`, listing what did change.
     failed: Option<String>,
+    /// The ids of the rules revoked or rewritten, and the allowed ranges that took their place.
+    revoked: Vec<String>,
+    added: Vec<Reopen>,
 }
 
 impl std::fmt::Display for InPlaceFix {
@@ -89,12 +94,18 @@ impl OpenSecurityGroup {
         let mut closed = Vec::new();
         let mut revoke = in_place.revoke.clone();
         let mut reopen_after = in_place.reopen_after.clone();
+        let mut revoked = Vec::new();
+        let mut added = Vec::new();
         let rule = |id: &str| plan.revoke.iter().find(|r| r.rule_id == id);
         match self.actions.rewrite(group_id, &in_place.rewrite).await {
-            Ok(()) => changes.extend(in_place.rewrite.iter().map(|(id, reopen)| {
-                let was = rule(id).map(ToString::to_string).unwrap_or_default();
-                format!("narrowed {was} ({id}) in place to {reopen}")
-            })),
+            Ok(()) => {
+                changes.extend(in_place.rewrite.iter().map(|(id, reopen)| {
+                    let was = rule(id).map(ToString::to_string).unwrap_or_default();
+                    format!("narrowed {was} ({id}) in place to {reopen}")
+                }));
+                revoked.extend(in_place.rewrite.iter().map(|(id, _)| id.clone()));
+                added.extend(in_place.rewrite.iter().map(|(_, reopen)| reopen.clone()));
+            }
             Err(err) if err.is_transient() || err.is_not_found() => return Err(err),
             // Revoke them too; their allowed ranges then try the slots the revocations free.
             Err(err) => {
@@ -106,12 +117,15 @@ impl OpenSecurityGroup {
         }
         if !revoke.is_empty() {
             match self.actions.revoke(group_id, &revoke).await {
-                Ok(()) => changes.extend(
-                    revoke
-                        .iter()
-                        .filter_map(|id| rule(id))
-                        .map(|r| format!("revoked {r}")),
-                ),
+                Ok(()) => {
+                    changes.extend(
+                        revoke
+                            .iter()
+                            .filter_map(|id| rule(id))
+                            .map(|r| format!("revoked {r}")),
+                    );
+                    revoked.extend(revoke);
+                }
                 Err(err) if err.is_transient() && changes.is_empty() => return Err(err),
                 Err(err) => {
                     return Ok(InPlaceFix {
@@ -119,17 +133,22 @@ impl OpenSecurityGroup {
                         closed: Vec::new(),
                         severity: Some(Severity::High),
                         failed: Some(format!("revoking failed: {err}")),
+                        revoked,
+                        added,
                     })
                 }
             }
         }
         if !reopen_after.is_empty() {
             match self.actions.authorize(group_id, &reopen_after).await {
-                Ok(()) => changes.extend(
-                    reopen_after
-                        .iter()
-                        .map(|r| format!("re-opened {r} (allowed port, kept open)")),
-                ),
+                Ok(()) => {
+                    changes.extend(
+                        reopen_after
+                            .iter()
+                            .map(|r| format!("re-opened {r} (allowed port, kept open)")),
+                    );
+                    added.extend(reopen_after);
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, group_id, "could not re-open allowed ports");
                     closed.extend(reopen_after.iter().map(ToString::to_string));
@@ -147,6 +166,8 @@ impl OpenSecurityGroup {
             closed,
             severity,
             failed: None,
+            revoked,
+            added,
         })
     }
 }
@@ -234,6 +255,14 @@ impl Remediation for OpenSecurityGroup {
                 // No free slot for the allowed ports: narrow the broad rules where they stand.
                 Err(err) if err.has_code(RULES_QUOTA_EXCEEDED) => {
                     let fixed = self.narrow_in_place(group_id, &plan).await?;
+                    let revoked: Vec<IngressRule> = plan
+                        .revoke
+                        .iter()
+                        .filter(|r| fixed.revoked.contains(&r.rule_id))
+                        .cloned()
+                        .collect();
+                    let restore =
+                        undo::group(group_id, &revoked, &fixed.added, &state.ingress, true);
                     let (kind, reason) = match &fixed.failed {
                         Some(failure) => {
                             (OutcomeKind::Failed, format!("{reason}; {fixed}; {failure}"))
@@ -242,7 +271,8 @@ impl Remediation for OpenSecurityGroup {
                     };
                     return Ok(outcome(kind, reason)
                         .with_changes(fixed.changes)
-                        .with_severity(fixed.severity.unwrap_or(plan.severity())));
+                        .with_severity(fixed.severity.unwrap_or(plan.severity()))
+                        .with_restore(restore));
                 }
                 // Without the re-opened ports, revoking would close allowed traffic: stop here.
                 Err(err) => {
@@ -267,10 +297,25 @@ impl Remediation for OpenSecurityGroup {
                     OutcomeKind::Failed,
                     format!("{reason}; revoking failed: {err}"),
                 )
-                .with_changes(done));
+                .with_changes(done)
+                .with_restore(undo::group(
+                    group_id,
+                    &[],
+                    &plan.reopen,
+                    &state.ingress,
+                    false,
+                )));
             }
         }
-        Ok(outcome(OutcomeKind::Remediated, reason).with_changes(plan.changes()))
+        Ok(outcome(OutcomeKind::Remediated, reason)
+            .with_changes(plan.changes())
+            .with_restore(undo::group(
+                group_id,
+                &plan.revoke,
+                &plan.reopen,
+                &state.ingress,
+                false,
+            )))
     }
 
     fn resource_of(&self, target: &GroupTarget) -> (ResourceType, String) {

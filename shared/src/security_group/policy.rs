@@ -108,6 +108,8 @@ pub struct IngressRule {
     pub from_port: i32,
     pub to_port: i32,
     pub source: RuleSource,
+    /// The rule's description (empty when it has none): kept so that an undo restores it.
+    pub description: String,
 }
 
 /// What the rule's protocol field means.

@@ -13,6 +13,7 @@ fn v4(id: &str, protocol: &str, from: i32, to: i32, cidr: &str) -> IngressRule {
         from_port: from,
         to_port: to,
         source: RuleSource::Ipv4(cidr.into()),
+        description: String::new(),
     }
 }
 
@@ -286,6 +287,7 @@ fn arbitrary_rule() -> impl Strategy<Value = IngressRule> {
             from_port: from,
             to_port: to,
             source,
+            description: String::new(),
         }
     })
 }
