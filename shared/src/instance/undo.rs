@@ -13,7 +13,7 @@ pub fn stop(before: &InstanceState) -> Restore {
         "ec2",
         "StartInstances",
         json!({"InstanceIds": [before.instance_id]}),
-        "state",
+        &["state"],
     );
     let tags = tags_json(&before.tags);
     Restore::default()
@@ -28,13 +28,13 @@ pub fn mark(instance_id: &str, before: Option<&str>, deadline: &str) -> Restore 
             "ec2",
             "DeleteTags",
             json!({"Resources": [instance_id], "Tags": [{"Key": STOP_AFTER_TAG}]}),
-            "stop_after",
+            &["stop_after"],
         ),
         Some(value) => Call::new(
             "ec2",
             "CreateTags",
             json!({"Resources": [instance_id], "Tags": [{"Key": STOP_AFTER_TAG, "Value": value}]}),
-            "stop_after",
+            &["stop_after"],
         ),
     };
     Restore::default().part("stop_after", json!(before), json!(deadline), vec![call])

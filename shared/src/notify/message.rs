@@ -94,7 +94,11 @@ impl Message {
                 event_id: trigger.event_id.clone(),
                 detail: trigger.detail(),
             },
-            restore: outcome.restore.clone(),
+            // A remediated message always says what to restore, if only that nothing needs it.
+            restore: match (&outcome.restore, outcome.outcome) {
+                (None, OutcomeKind::Remediated) => Some(Restore::default()),
+                (restore, _) => restore.clone(),
+            },
         };
         Message {
             subject: subject(outcome),
@@ -307,7 +311,7 @@ fn human_text(function: &str, exempt_tag: &str, outcome: &Outcome, doc: &Documen
         "\nTrigger: {} ({} event {})\n",
         doc.trigger.detail, doc.trigger.source, doc.trigger.event_id
     ));
-    if let Some(restore) = &doc.restore {
+    if let Some(restore) = doc.restore.as_ref().filter(|r| !r.is_empty()) {
         text.push_str(&format!(
             "\nTo undo this, run remediation-undo on this message's JSON document, or paste:\n"
         ));

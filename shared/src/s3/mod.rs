@@ -29,7 +29,6 @@ use crate::exemption;
 use crate::invocation::{Remediation, Targets};
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::Trigger;
-use crate::undo::Restore;
 
 /// What a change that S3 refused because the bucket's ACLs are disabled amounts to.
 const ACLS_DISABLED_CHANGE: &str =
@@ -110,13 +109,13 @@ impl S3PublicAccess {
         }
 
         let mut done = Vec::new();
-        let mut restore = Restore::default();
+        let mut fix = undo::BucketFix::default();
         // Stops at the first refusal: a failure that lists what was done before it, and its undo.
-        let failed = |err: AwsError, done: Vec<String>, restore: Restore| {
+        let failed = |err: AwsError, done: Vec<String>, fix: &undo::BucketFix| {
             refused(err, done.is_empty(), |err| {
                 outcome(OutcomeKind::Failed, format!("{reason}; {err}"))
                     .with_changes(done)
-                    .with_restore(restore)
+                    .with_restore(undo::bucket(bucket, &state, fix))
             })
         };
         if !plan.acl.is_compliant() {
@@ -127,19 +126,18 @@ impl S3PublicAccess {
             match self.actions.put_bucket_acl(bucket, &fixed).await {
                 Ok(()) => {
                     done.extend(plan.acl.changes());
-                    restore = undo::bucket_acl(bucket, &state.acl, &fixed);
+                    fix.acl = Some(fixed);
                 }
                 Err(err) if err.has_code(ACLS_DISABLED) => {
                     done.push(ACLS_DISABLED_CHANGE.to_string())
                 }
-                Err(err) => return failed(err, done, restore),
+                Err(err) => return failed(err, done, &fix),
             }
         }
-        let prior_policy = state.policy.as_ref().map(|p| p.text.as_str()).unwrap_or("");
         let rewritten = match &plan.policy_rewrite {
             Some(PolicyRewrite::Put(text)) => Some((
                 self.actions.put_bucket_policy(bucket, text).await,
-                Some(text.as_str()),
+                Some(text.clone()),
             )),
             Some(PolicyRewrite::Delete) => {
                 Some((self.actions.delete_bucket_policy(bucket).await, None))
@@ -149,23 +147,21 @@ impl S3PublicAccess {
         match rewritten {
             Some((Ok(()), after)) => {
                 done.extend(plan.policy_changes());
-                restore = restore.then(undo::bucket_policy(bucket, prior_policy, after));
+                fix.policy = Some(after);
             }
-            Some((Err(err), _)) => return failed(err, done, restore),
+            Some((Err(err), _)) => return failed(err, done, &fix),
             None => {}
         }
         if plan.enable_block_public_access {
             match self.actions.block_public_access(bucket).await {
                 Ok(()) => {
                     done.push(BLOCK_PUBLIC_ACCESS_CHANGE.to_string());
-                    restore = restore.then(undo::bucket_block_public_access(
-                        bucket,
-                        state.block_public_access.as_ref(),
-                    ));
+                    fix.block_public_access = true;
                 }
-                Err(err) => return failed(err, done, restore),
+                Err(err) => return failed(err, done, &fix),
             }
         }
+        let restore = undo::bucket(bucket, &state, &fix);
         if let Some(why) = unfixable {
             return Ok(outcome(
                 OutcomeKind::Failed,
@@ -227,20 +223,17 @@ impl S3PublicAccess {
             owner: acl.owner.clone(),
             grants: plan.kept.clone(),
         };
-        let (mut done, mut restore) = match self.actions.put_object_acl(bucket, key, &fixed).await {
-            Ok(()) => (plan.changes(), undo::object_acl(bucket, key, &acl, &fixed)),
+        let (mut done, rewritten) = match self.actions.put_object_acl(bucket, key, &fixed).await {
+            Ok(()) => (plan.changes(), Some(&fixed)),
             Err(err) if err.has_code(ACLS_DISABLED) => {
-                (vec![ACLS_DISABLED_CHANGE.to_string()], Restore::default())
+                (vec![ACLS_DISABLED_CHANGE.to_string()], None)
             }
             Err(err) => return Err(err),
         };
+        let restore = |blocked| undo::object(bucket, key, &acl, rewritten, block.as_ref(), blocked);
         if block_public_access {
             match self.actions.block_public_access(bucket).await {
-                Ok(()) => {
-                    done.push(block_change);
-                    restore =
-                        restore.then(undo::bucket_block_public_access(bucket, block.as_ref()));
-                }
+                Ok(()) => done.push(block_change),
                 // The grants are gone; say plainly that the second step did not happen.
                 Err(err) => {
                     return refused(err, done.is_empty(), |err| {
@@ -249,14 +242,14 @@ impl S3PublicAccess {
                             format!("{reason}; the public grants were removed but {err}"),
                         )
                         .with_changes(done)
-                        .with_restore(restore)
+                        .with_restore(restore(false))
                     })
                 }
             }
         }
         Ok(outcome(OutcomeKind::Remediated, reason)
             .with_changes(done)
-            .with_restore(restore))
+            .with_restore(restore(block_public_access)))
     }
 
     /// An upload started with a public ACL: once it completes the object is public, unless the

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::policy::{Acl, BlockPublicAccess, Grant, Grantee, Owner};
+use super::policy::{plan_acl, Acl, BlockPublicAccess, BucketState, Grant, Grantee, Owner};
 use crate::undo::{Call, Restore};
 
 /// An ACL as `PutBucketAcl`'s `AccessControlPolicy` takes it.
@@ -81,83 +81,224 @@ pub fn block_public_access_from_json(value: &Value) -> Option<BlockPublicAccess>
     })
 }
 
-/// A bucket's ACL rewritten from `before` to `after`.
-pub fn bucket_acl(bucket: &str, before: &Acl, after: &Acl) -> Restore {
-    let call = Call::new(
-        "s3",
-        "PutBucketAcl",
-        json!({"Bucket": bucket, "AccessControlPolicy": acl_json(before)}),
-        "acl",
-    );
-    Restore::default().part("acl", acl_json(before), acl_json(after), vec![call])
+/// What a bucket fix changed, step by step (a step that did not happen is `None` / `false`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BucketFix {
+    /// The ACL written instead of the one read.
+    pub acl: Option<Acl>,
+    /// The policy written instead of the one read (`Some(None)`: deleted).
+    pub policy: Option<Option<String>>,
+    /// Block Public Access turned all on.
+    pub block_public_access: bool,
 }
 
-/// An object's ACL rewritten from `before` to `after`.
-pub fn object_acl(bucket: &str, key: &str, before: &Acl, after: &Acl) -> Restore {
-    let call = Call::new(
-        "s3",
-        "PutObjectAcl",
-        json!({"Bucket": bucket, "Key": key, "AccessControlPolicy": acl_json(before)}),
-        "acl",
-    );
-    Restore::default().part("acl", acl_json(before), acl_json(after), vec![call])
+/// The way back from a bucket fix: `before` as read, `fix` as done. Public grants and public
+/// statements can only be put back while the bucket's Block Public Access lets them in
+/// (`BlockPublicAcls` refuses a public ACL, `BlockPublicPolicy` a public policy: S3 API Reference,
+/// PublicAccessBlockConfiguration), and they may have been there under settings that block them now
+/// or blocked them already (set after the grant). So when needed the undo first lifts just those
+/// settings, puts the ACL and policy back, then puts Block Public Access back exactly as it was.
+pub fn bucket(name: &str, before: &BucketState, fix: &BucketFix) -> Restore {
+    let mut restore = Restore::default();
+    let mut put_back = Vec::new();
+    if let Some(fixed) = &fix.acl {
+        restore = restore.part(
+            "acl",
+            acl_json(&before.acl),
+            acl_json(fixed),
+            vec![Call::new(
+                "s3",
+                "PutBucketAcl",
+                json!({"Bucket": name, "AccessControlPolicy": acl_json(&before.acl)}),
+                &["acl"],
+            )],
+        );
+        if !plan_acl(&before.acl.grants).is_compliant() {
+            put_back.push(PutBack::Acl);
+        }
+    }
+    if let Some(after) = &fix.policy {
+        let text = before
+            .policy
+            .as_ref()
+            .map(|p| p.text.as_str())
+            .unwrap_or("");
+        restore = restore.part(
+            "policy",
+            json!(text),
+            json!(after),
+            vec![Call::new(
+                "s3",
+                "PutBucketPolicy",
+                json!({"Bucket": name, "Policy": text}),
+                &["policy"],
+            )],
+        );
+        put_back.push(PutBack::Policy);
+    }
+    with_block_public_access(
+        restore,
+        ("s3", "Bucket", name),
+        before.block_public_access.as_ref(),
+        fix.block_public_access,
+        &put_back,
+    )
 }
 
-/// A bucket policy rewritten from `before` to `after` (`None`: deleted).
-pub fn bucket_policy(bucket: &str, before: &str, after: Option<&str>) -> Restore {
-    let call = Call::new(
-        "s3",
-        "PutBucketPolicy",
-        json!({"Bucket": bucket, "Policy": before}),
-        "policy",
-    );
-    Restore::default().part("policy", json!(before), json!(after), vec![call])
+/// The way back from an object fix: its ACL (`fixed`, when it was rewritten), and the bucket's Block
+/// Public Access (`turned_on`: all four, from `block_before`), lifted while the public grants go back
+/// as for a bucket.
+pub fn object(
+    bucket: &str,
+    key: &str,
+    before: &Acl,
+    fixed: Option<&Acl>,
+    block_before: Option<&BlockPublicAccess>,
+    turned_on: bool,
+) -> Restore {
+    let mut restore = Restore::default();
+    let mut put_back = Vec::new();
+    if let Some(fixed) = fixed {
+        restore = restore.part(
+            "acl",
+            acl_json(before),
+            acl_json(fixed),
+            vec![Call::new(
+                "s3",
+                "PutObjectAcl",
+                json!({"Bucket": bucket, "Key": key, "AccessControlPolicy": acl_json(before)}),
+                &["acl"],
+            )],
+        );
+        put_back.push(PutBack::Acl);
+    }
+    with_block_public_access(
+        restore,
+        ("s3", "Bucket", bucket),
+        block_before,
+        turned_on,
+        &put_back,
+    )
 }
 
-/// A bucket's Block Public Access turned all on from `before` (`None`: it had no configuration).
-pub fn bucket_block_public_access(bucket: &str, before: Option<&BlockPublicAccess>) -> Restore {
-    let call = match before {
-        None => Call::new(
-            "s3",
-            "DeletePublicAccessBlock",
-            json!({"Bucket": bucket}),
+/// What goes back that Block Public Access may refuse.
+#[derive(Clone, Copy, PartialEq)]
+enum PutBack {
+    /// Public grants (`BlockPublicAcls` refuses them).
+    Acl,
+    /// A public policy (`BlockPublicPolicy` refuses it).
+    Policy,
+}
+
+impl PutBack {
+    fn part(self) -> &'static str {
+        match self {
+            PutBack::Acl => "acl",
+            PutBack::Policy => "policy",
+        }
+    }
+}
+
+/// Adds Block Public Access to a restore: its own part when the fix turned it on; around the calls
+/// that put back what it refuses, a call that lifts just those settings first and one that puts them
+/// back after (made only while one of those parts still needs restoring).
+fn with_block_public_access(
+    restore: Restore,
+    (service, field, id): (&str, &str, &str),
+    before: Option<&BlockPublicAccess>,
+    turned_on: bool,
+    put_back: &[PutBack],
+) -> Restore {
+    let current = if turned_on {
+        Some(BlockPublicAccess::ALL_ON)
+    } else {
+        before.copied()
+    };
+    let refused: Vec<PutBack> = put_back
+        .iter()
+        .copied()
+        .filter(|p| {
+            current.is_some_and(|c| match p {
+                PutBack::Acl => c.block_public_acls,
+                PutBack::Policy => c.block_public_policy,
+            })
+        })
+        .collect();
+    let mut parts: Vec<&str> = refused.iter().map(|p| p.part()).collect();
+    let mut calls = Vec::new();
+    if let Some(current) = current.filter(|_| !refused.is_empty()) {
+        let lifted = BlockPublicAccess {
+            block_public_acls: current.block_public_acls && !refused.contains(&PutBack::Acl),
+            block_public_policy: current.block_public_policy && !refused.contains(&PutBack::Policy),
+            ..current
+        };
+        calls.push(put_block(service, field, id, Some(&lifted), &parts));
+    }
+    let mut restore = Restore {
+        undo: [calls, restore.undo].concat(),
+        ..restore
+    };
+    if turned_on {
+        parts.push("block_public_access");
+        restore = restore.part(
             "block_public_access",
+            block_public_access_json(before),
+            block_public_access_json(Some(&BlockPublicAccess::ALL_ON)),
+            Vec::new(),
+        );
+    }
+    if !parts.is_empty() {
+        restore
+            .undo
+            .push(put_block(service, field, id, before, &parts));
+    }
+    restore
+}
+
+/// `PutPublicAccessBlock` with `settings`, or `DeletePublicAccessBlock` when there were none, on the
+/// bucket (`s3`, `Bucket`) or the account (`s3control`, `AccountId`).
+fn put_block(
+    service: &str,
+    field: &str,
+    id: &str,
+    settings: Option<&BlockPublicAccess>,
+    restores: &[&str],
+) -> Call {
+    match settings {
+        None => Call::new(
+            service,
+            "DeletePublicAccessBlock",
+            json!({ field: id }),
+            restores,
         ),
         Some(_) => Call::new(
-            "s3",
+            service,
             "PutPublicAccessBlock",
-            json!({"Bucket": bucket, "PublicAccessBlockConfiguration": block_public_access_json(before)}),
-            "block_public_access",
+            json!({ field: id, "PublicAccessBlockConfiguration": block_public_access_json(settings) }),
+            restores,
         ),
-    };
-    all_on_from(before, call)
+    }
+}
+
+/// An upload's bucket: Block Public Access turned all on from `before`.
+pub fn bucket_block_public_access(bucket: &str, before: Option<&BlockPublicAccess>) -> Restore {
+    with_block_public_access(
+        Restore::default(),
+        ("s3", "Bucket", bucket),
+        before,
+        true,
+        &[],
+    )
 }
 
 /// The account's Block Public Access turned all on from `before`, through S3 Control.
 pub fn account_block_public_access(account: &str, before: Option<&BlockPublicAccess>) -> Restore {
-    let call = match before {
-        None => Call::new(
-            "s3control",
-            "DeletePublicAccessBlock",
-            json!({"AccountId": account}),
-            "block_public_access",
-        ),
-        Some(_) => Call::new(
-            "s3control",
-            "PutPublicAccessBlock",
-            json!({"AccountId": account, "PublicAccessBlockConfiguration": block_public_access_json(before)}),
-            "block_public_access",
-        ),
-    };
-    all_on_from(before, call)
-}
-
-fn all_on_from(before: Option<&BlockPublicAccess>, call: Call) -> Restore {
-    Restore::default().part(
-        "block_public_access",
-        block_public_access_json(before),
-        block_public_access_json(Some(&BlockPublicAccess::ALL_ON)),
-        vec![call],
+    with_block_public_access(
+        Restore::default(),
+        ("s3control", "AccountId", account),
+        before,
+        true,
+        &[],
     )
 }
 

@@ -715,3 +715,142 @@ fn a_changed_prefix_list_is_named_and_other_calls_name_none() {
         assert_eq!(changed_prefix_list(&event(other)), None, "{other}");
     }
 }
+
+// -------------------------------------------------------------------------------------------
+// Undo: the calls a fix records give the group back its rules, in an order EC2 accepts.
+// -------------------------------------------------------------------------------------------
+
+mod undo_after_fix {
+    use super::*;
+    use crate::security_group::undo::{self, rule_json};
+    use crate::undo::{judge_part, same_rule, Call, PartState, Restore};
+
+    /// EC2 as far as an undo touches a group: `AuthorizeSecurityGroupIngress` refuses a rule the
+    /// group has (`InvalidPermission.Duplicate`) and one past the group's rule quota
+    /// (`RulesPerSecurityGroupLimitExceeded`); `RevokeSecurityGroupIngress` refuses a rule it does not
+    /// have (`InvalidPermission.NotFound`) (EC2 API Reference, "Error codes for the Amazon EC2 API").
+    fn apply(rules: &mut Vec<Value>, quota: usize, call: &Call) -> Result<(), String> {
+        let permissions = call.parameters["IpPermissions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for permission in permissions {
+            let at = rules.iter().position(|r| same_rule(r, &permission));
+            match (call.operation.as_str(), at) {
+                ("AuthorizeSecurityGroupIngress", Some(_)) => {
+                    return Err("InvalidPermission.Duplicate".into())
+                }
+                ("AuthorizeSecurityGroupIngress", None) if rules.len() >= quota => {
+                    return Err(RULES_QUOTA_EXCEEDED.into())
+                }
+                ("AuthorizeSecurityGroupIngress", None) => rules.push(permission),
+                ("RevokeSecurityGroupIngress", Some(at)) => {
+                    rules.remove(at);
+                }
+                ("RevokeSecurityGroupIngress", None) => {
+                    return Err("InvalidPermission.NotFound".into())
+                }
+                (other, _) => return Err(format!("unexpected {other}")),
+            }
+        }
+        Ok(())
+    }
+
+    fn sorted(rules: &[Value]) -> Vec<String> {
+        let mut texts: Vec<String> = rules.iter().map(Value::to_string).collect();
+        texts.sort();
+        texts
+    }
+
+    fn judged(rules: &[Value], restore: &Restore) -> PartState {
+        judge_part(
+            "ingress",
+            &restore.prior["ingress"],
+            &restore.after["ingress"],
+            &Value::Array(rules.to_vec()),
+        )
+    }
+
+    /// A group as EC2 holds it: no two rules let the same traffic in; each with a description.
+    fn group() -> impl Strategy<Value = Vec<IngressRule>> {
+        prop::collection::vec(
+            (arbitrary_rule(), proptest::option::of("[a-z ]{1,12}")),
+            0..10,
+        )
+        .prop_map(|rules| {
+            let mut group: Vec<IngressRule> = Vec::new();
+            for (mut rule, description) in rules {
+                rule.description = description.unwrap_or_default();
+                if !group
+                    .iter()
+                    .any(|r| same_rule(&rule_json(r), &rule_json(&rule)))
+                {
+                    group.push(rule);
+                }
+            }
+            group
+        })
+    }
+
+    fn check(
+        before: &[IngressRule],
+        mut rules: Vec<Value>,
+        restore: &Restore,
+        quota: usize,
+    ) -> Result<(), TestCaseError> {
+        prop_assert_eq!(judged(&rules, restore), PartState::AsFixed);
+        for call in &restore.undo {
+            apply(&mut rules, quota, call)
+                .map_err(|e| TestCaseError::fail(format!("{} refused: {e}", call.operation)))?;
+        }
+        let original: Vec<Value> = before.iter().map(rule_json).collect();
+        prop_assert_eq!(
+            sorted(&rules),
+            sorted(&original),
+            "the group has its rules back, descriptions too"
+        );
+        prop_assert_eq!(judged(&rules, restore), PartState::AsBefore);
+        Ok(())
+    }
+
+    proptest! {
+        /// With a free slot: revoke, re-open the allowed ports; the undo authorizes the revoked rules
+        /// (first, so allowed ports never close) and revokes only the rules the fix added.
+        #[test]
+        fn undo_after_the_fix_gives_back_the_rules(before in group(), allowed in arbitrary_allowed()) {
+            let plan = plan_group(&before, &allowed, &[]);
+            prop_assume!(!plan.is_compliant());
+            let mut rules: Vec<Value> = before.iter().map(rule_json).collect();
+            for reopen in &plan.reopen {
+                let rule = undo::reopen_json(reopen);
+                if !rules.iter().any(|r| same_rule(r, &rule)) {
+                    rules.push(rule);
+                }
+            }
+            rules.retain(|r| !plan.revoke.iter().any(|gone| same_rule(r, &rule_json(gone))));
+            let restore = undo::group("sg-1", &plan.revoke, &plan.reopen, &before, false);
+            check(&before, rules, &restore, usize::MAX)?;
+        }
+
+        /// At the rules quota: narrowed in place, the rest revoked, remaining allowed ranges in the
+        /// freed slots; the undo frees the slots first, then puts the rules back, within the quota.
+        #[test]
+        fn undo_after_the_fix_in_place_gives_back_the_rules_within_the_quota(before in group(), allowed in arbitrary_allowed()) {
+            let plan = plan_group(&before, &allowed, &[]);
+            prop_assume!(!plan.is_compliant());
+            let in_place = plan.in_place();
+            let added: Vec<Reopen> = in_place.rewrite.iter().map(|(_, r)| r.clone()).chain(in_place.reopen_after.clone()).collect();
+            let mut rules: Vec<Value> = before.iter().map(rule_json).collect();
+            rules.retain(|r| !plan.revoke.iter().any(|gone| same_rule(r, &rule_json(gone))));
+            for reopen in &added {
+                let rule = undo::reopen_json(reopen);
+                if !rules.iter().any(|r| same_rule(r, &rule)) {
+                    rules.push(rule);
+                }
+            }
+            let quota = before.len().max(rules.len());
+            let restore = undo::group("sg-1", &plan.revoke, &added, &before, true);
+            check(&before, rules, &restore, quota)?;
+        }
+    }
+}

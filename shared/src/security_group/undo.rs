@@ -87,7 +87,7 @@ pub fn group(
             "ec2",
             "AuthorizeSecurityGroupIngress",
             json!({"GroupId": group_id, "IpPermissions": prior}),
-            "ingress",
+            &["ingress"],
         ));
     }
     let mut revoke = Vec::new();
@@ -98,7 +98,7 @@ pub fn group(
             "ec2",
             "RevokeSecurityGroupIngress",
             json!({"GroupId": group_id, "IpPermissions": without_descriptions}),
-            "ingress",
+            &["ingress"],
         ));
     }
     let calls = if at_quota {

@@ -32,17 +32,18 @@ pub struct Call {
     pub operation: String,
     /// The operation's parameters, with the API's own names.
     pub parameters: Value,
-    /// The part of `prior` this call restores.
-    pub restores: String,
+    /// The parts of `prior` this call helps restore: it is made while any of them is still as the
+    /// fix left it, and skipped once they are all as before.
+    pub restores: Vec<String>,
 }
 
 impl Call {
-    pub fn new(service: &str, operation: &str, parameters: Value, restores: &str) -> Self {
+    pub fn new(service: &str, operation: &str, parameters: Value, restores: &[&str]) -> Self {
         Call {
             service: service.to_string(),
             operation: operation.to_string(),
             parameters,
-            restores: restores.to_string(),
+            restores: restores.iter().map(|part| part.to_string()).collect(),
         }
     }
 }
@@ -53,18 +54,6 @@ impl Restore {
         self.prior.insert(name.to_string(), prior);
         self.after.insert(name.to_string(), after);
         self.undo.extend(calls);
-        self
-    }
-
-    /// Adds the restore of a later step of the same fix. Its calls run first: a later step may
-    /// forbid undoing an earlier one (Block Public Access, turned on last, refuses a public ACL or
-    /// policy until it is turned off again).
-    pub fn then(mut self, later: Restore) -> Self {
-        self.prior.extend(later.prior);
-        self.after.extend(later.after);
-        let mut undo = later.undo;
-        undo.append(&mut self.undo);
-        self.undo = undo;
         self
     }
 
@@ -354,7 +343,7 @@ mod tests {
             "s3",
             "PutBucketPolicy",
             json!({"Bucket": "b", "Policy": "{\"Sid\":\"it's\"}"}),
-            "policy",
+            &["policy"],
         );
         assert_eq!(
             cli_commands(&[call], "eu-west-1"),
