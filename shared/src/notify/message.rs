@@ -313,7 +313,7 @@ fn human_text(function: &str, exempt_tag: &str, outcome: &Outcome, doc: &Documen
     ));
     if let Some(restore) = doc.restore.as_ref().filter(|r| !r.is_empty()) {
         text.push_str(&format!(
-            "\nTo undo this, run remediation-undo on this message's JSON document, or paste:\n"
+            "\nTo undo this, paste the commands below, or run remediation-undo on this message's JSON document (it first checks that nothing changed since):\n"
         ));
         for command in cli_commands(&restore.undo, &doc.region) {
             text.push_str(&format!("  {command}\n"));
@@ -373,6 +373,10 @@ mod tests {
             "enabled Block Public Access".into(),
         ])
         .with_severity(Severity::High)
+        .with_restore(crate::s3::undo::bucket_block_public_access(
+            "my-bucket",
+            None,
+        ))
     }
 
     #[test]
@@ -400,7 +404,10 @@ mod tests {
                 "region": "us-east-1",
                 "reason": "the bucket ACL granted READ to AllUsers (anyone on the internet)",
                 "changes": ["removed AllUsers READ", "enabled Block Public Access"],
-                "trigger": {"source": "schedule", "event_id": "evt-1", "detail": "scheduled sweep"}
+                "trigger": {"source": "schedule", "event_id": "evt-1", "detail": "scheduled sweep"},
+                "prior": {"block_public_access": null},
+                "after": {"block_public_access": {"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true}},
+                "undo": [{"service": "s3", "operation": "DeletePublicAccessBlock", "parameters": {"Bucket": "my-bucket"}, "restores": ["block_public_access"]}]
             })
         );
         assert_eq!(body["lambda"], body["sqs"]);
@@ -432,6 +439,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("  - removed AllUsers READ\n"), "{text}");
+        assert!(
+            text.contains(
+                "  aws s3api delete-public-access-block --region us-east-1 --bucket my-bucket\n"
+            ),
+            "the email ends with the undo as commands: {text}"
+        );
         assert!(text.contains("remediation:exempt"), "{text}");
 
         let mut dry = remediated();
