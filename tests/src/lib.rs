@@ -355,7 +355,11 @@ mod tests {
                "resource_type": "s3-bucket", "resource_id": "my-bucket", "account": "123456789012",
                "region": "us-east-1", "reason": "the bucket ACL granted READ to AllUsers",
                "changes": ["removed AllUsers READ"],
-               "trigger": {"source": "cloudtrail", "event_id": "e-1", "detail": "PutBucketAcl by x"}})
+               "trigger": {"source": "cloudtrail", "event_id": "e-1", "detail": "PutBucketAcl by x"},
+               "prior": {"acl": {"Owner": {"ID": "o"}, "Grants": []}},
+               "after": {"acl": {"Owner": {"ID": "o"}, "Grants": []}},
+               "undo": [{"service": "s3", "operation": "PutBucketAcl", "restores": ["acl"],
+                         "parameters": {"Bucket": "my-bucket", "AccessControlPolicy": {"Owner": {"ID": "o"}, "Grants": []}}}]})
     }
 
     /// The schema the end-to-end tests hold every message to must be able to say no.
@@ -363,11 +367,20 @@ mod tests {
     fn the_notification_schema_accepts_the_contract_and_rejects_breaches() {
         assert_eq!(check_notification(&remediated()), Ok(()));
         let mut added = remediated();
-        added["prior"] = json!({"grants": []});
+        added["note"] = json!("new");
         assert_eq!(check_notification(&added), Ok(()), "fields may be added");
 
         type Breach = (&'static str, fn(&mut Value));
-        let breaches: [Breach; 7] = [
+        let breaches: [Breach; 10] = [
+            ("a fix without its undo", |d| {
+                d.as_object_mut().unwrap().remove("undo");
+            }),
+            ("a fix without its prior state", |d| {
+                d.as_object_mut().unwrap().remove("prior");
+            }),
+            ("an undo call of another service", |d| {
+                d["undo"][0]["service"] = json!("iam")
+            }),
             ("a fix without changes", |d| d["changes"] = json!([])),
             ("an unknown outcome", |d| d["outcome"] = json!("compliant")),
             ("a missing trigger", |d| {
