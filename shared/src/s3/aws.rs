@@ -305,6 +305,69 @@ impl S3Actions {
         Ok(())
     }
 
+    /// Sets the bucket's Block Public Access to `settings` exactly, or removes its configuration
+    /// (`None`): an undo putting back what a fix replaced.
+    pub async fn set_public_access_block(
+        &self,
+        bucket: &str,
+        settings: Option<&BlockPublicAccess>,
+    ) -> Result<(), AwsError> {
+        let Some(s) = settings else {
+            self.client
+                .delete_public_access_block()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DeletePublicAccessBlock", e))?;
+            return Ok(());
+        };
+        let configuration = sdk::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(s.block_public_acls)
+            .ignore_public_acls(s.ignore_public_acls)
+            .block_public_policy(s.block_public_policy)
+            .restrict_public_buckets(s.restrict_public_buckets)
+            .build();
+        self.client
+            .put_public_access_block()
+            .bucket(bucket)
+            .public_access_block_configuration(configuration)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutPublicAccessBlock", e))?;
+        Ok(())
+    }
+
+    /// The account-level twin of [`S3Actions::set_public_access_block`], through S3 Control.
+    pub async fn set_account_public_access_block(
+        &self,
+        account: &str,
+        settings: Option<&BlockPublicAccess>,
+    ) -> Result<(), AwsError> {
+        let Some(s) = settings else {
+            self.control
+                .delete_public_access_block()
+                .account_id(account)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DeletePublicAccessBlock (account)", e))?;
+            return Ok(());
+        };
+        let configuration = aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(s.block_public_acls)
+            .ignore_public_acls(s.ignore_public_acls)
+            .block_public_policy(s.block_public_policy)
+            .restrict_public_buckets(s.restrict_public_buckets)
+            .build();
+        self.control
+            .put_public_access_block()
+            .account_id(account)
+            .public_access_block_configuration(configuration)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutPublicAccessBlock (account)", e))?;
+        Ok(())
+    }
+
     /// Every bucket of the account in `region` (all regions when `None`), page by page.
     pub async fn list_buckets(&self, region: Option<&str>) -> Result<Vec<String>, AwsError> {
         let mut names = Vec::new();

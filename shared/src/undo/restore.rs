@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 /// The before, the after and the way back of one remediated resource.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Restore {
     /// Each part the fix changed, exactly as read before the change.
     pub prior: BTreeMap<String, Value>,
