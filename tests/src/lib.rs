@@ -200,6 +200,8 @@ pub struct Notification {
     pub document: Value,
     /// `outcome`, `resource_type`, `severity` message attributes.
     pub attributes: Value,
+    /// The SQS message body as delivered: the SNS envelope around the document.
+    pub body: String,
 }
 
 impl Notifications {
@@ -240,6 +242,7 @@ impl Notifications {
                     subject: envelope["Subject"].as_str().unwrap_or("").to_string(),
                     document,
                     attributes: envelope["MessageAttributes"].clone(),
+                    body: message.body().unwrap_or("{}").to_string(),
                 });
                 if let Some(handle) = message.receipt_handle() {
                     let _ = self

@@ -199,9 +199,11 @@ impl PutBack {
     }
 }
 
-/// Adds Block Public Access to a restore: its own part when the fix turned it on; around the calls
-/// that put back what it refuses, a call that lifts just those settings first and one that puts them
-/// back after (made only while one of those parts still needs restoring).
+/// Adds Block Public Access to a restore: its own part when the fix turned it on, and around the
+/// calls that put back what it refuses, the settings they need. When the settings from before the fix
+/// let them in, those go back first (one call); when even those refuse them (the grant predates the
+/// setting), just the refusing settings are lifted first and everything is put back after. A call
+/// that serves several parts is made while any of them still needs restoring.
 fn with_block_public_access(
     restore: Restore,
     (service, field, id): (&str, &str, &str),
@@ -214,30 +216,10 @@ fn with_block_public_access(
     } else {
         before.copied()
     };
-    let refused: Vec<PutBack> = put_back
-        .iter()
-        .copied()
-        .filter(|p| {
-            current.is_some_and(|c| match p {
-                PutBack::Acl => c.block_public_acls,
-                PutBack::Policy => c.block_public_policy,
-            })
-        })
-        .collect();
-    let mut parts: Vec<&str> = refused.iter().map(|p| p.part()).collect();
-    let mut calls = Vec::new();
-    if let Some(current) = current.filter(|_| !refused.is_empty()) {
-        let lifted = BlockPublicAccess {
-            block_public_acls: current.block_public_acls && !refused.contains(&PutBack::Acl),
-            block_public_policy: current.block_public_policy && !refused.contains(&PutBack::Policy),
-            ..current
-        };
-        calls.push(put_block(service, field, id, Some(&lifted), &parts));
-    }
-    let mut restore = Restore {
-        undo: [calls, restore.undo].concat(),
-        ..restore
-    };
+    let refused_now = refused_by(current.as_ref(), put_back);
+    let refused_before = refused_by(before, put_back);
+    let mut parts: Vec<&str> = refused_now.iter().map(|p| p.part()).collect();
+    let mut restore = restore;
     if turned_on {
         parts.push("block_public_access");
         restore = restore.part(
@@ -247,12 +229,46 @@ fn with_block_public_access(
             Vec::new(),
         );
     }
-    if !parts.is_empty() {
-        restore
-            .undo
-            .push(put_block(service, field, id, before, &parts));
+    if parts.is_empty() {
+        return restore;
     }
-    restore
+    let mut first = Vec::new();
+    let mut last = Vec::new();
+    match (refused_before.is_empty(), current) {
+        // The old settings let everything back in: they go back first.
+        (true, _) => first.push(put_block(service, field, id, before, &parts)),
+        (false, Some(current)) => {
+            let lifted = BlockPublicAccess {
+                block_public_acls: current.block_public_acls
+                    && !refused_now.contains(&PutBack::Acl),
+                block_public_policy: current.block_public_policy
+                    && !refused_now.contains(&PutBack::Policy),
+                ..current
+            };
+            let lifting: Vec<&str> = refused_now.iter().map(|p| p.part()).collect();
+            first.push(put_block(service, field, id, Some(&lifted), &lifting));
+            last.push(put_block(service, field, id, before, &parts));
+        }
+        (false, None) => {}
+    }
+    Restore {
+        undo: [first, restore.undo, last].concat(),
+        ..restore
+    }
+}
+
+/// Which of `put_back` Block Public Access `settings` refuse.
+fn refused_by(settings: Option<&BlockPublicAccess>, put_back: &[PutBack]) -> Vec<PutBack> {
+    put_back
+        .iter()
+        .copied()
+        .filter(|p| {
+            settings.is_some_and(|s| match p {
+                PutBack::Acl => s.block_public_acls,
+                PutBack::Policy => s.block_public_policy,
+            })
+        })
+        .collect()
 }
 
 /// `PutPublicAccessBlock` with `settings`, or `DeletePublicAccessBlock` when there were none, on the
