@@ -89,9 +89,15 @@ async fn public_bucket_acl_is_fixed_keeping_owner_and_partner_and_blocked_and_no
 
     let notes = world.inbox.drain().await;
     assert_eq!(notes.len(), 1, "{notes:?}");
-    let doc = &notes[0].document;
+    let mut doc = notes[0].document.clone();
+    // What it replaced and how to put it back (restoring it is tests/tests/undo.rs's subject).
+    let restore = doc.as_object_mut().unwrap();
+    let prior = restore.remove("prior").expect("prior");
+    assert!(restore.remove("after").is_some() && restore.remove("undo").is_some());
+    assert_eq!(prior["acl"]["Grants"].as_array().unwrap().len(), 4, "{prior}");
+    assert_eq!(prior["block_public_access"], Value::Null);
     assert_eq!(
-        doc,
+        &doc,
         &json!({
             "version": 1,
             "function": FUNCTION,
