@@ -94,7 +94,11 @@ async fn public_bucket_acl_is_fixed_keeping_owner_and_partner_and_blocked_and_no
     let restore = doc.as_object_mut().unwrap();
     let prior = restore.remove("prior").expect("prior");
     assert!(restore.remove("after").is_some() && restore.remove("undo").is_some());
-    assert_eq!(prior["acl"]["Grants"].as_array().unwrap().len(), 4, "{prior}");
+    assert_eq!(
+        prior["acl"]["Grants"].as_array().unwrap().len(),
+        4,
+        "{prior}"
+    );
     assert_eq!(prior["block_public_access"], Value::Null);
     assert_eq!(
         &doc,

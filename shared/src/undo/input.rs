@@ -33,7 +33,7 @@ pub fn requests(text: &str) -> Result<Vec<Request>, String> {
     if documents.is_empty() {
         return Err("the input holds no remediation message".to_string());
     }
-    documents.iter().map(|d| request(d)).collect()
+    documents.iter().map(request).collect()
 }
 
 fn unwrap(value: &Value, depth: usize, out: &mut Vec<Value>) -> Result<(), String> {
