@@ -312,7 +312,7 @@ fn human_text(function: &str, exempt_tag: &str, outcome: &Outcome, doc: &Documen
         doc.trigger.detail, doc.trigger.source, doc.trigger.event_id
     ));
     if let Some(restore) = doc.restore.as_ref().filter(|r| !r.is_empty()) {
-        text.push_str("\nTo undo this, paste the commands below, or run remediation-undo on this message's JSON document (it first checks that nothing changed since):\n");
+        text.push_str("\nTo undo this, paste the commands below, or run remediation-undo on this message's JSON document (it first checks that nothing changed since). Exempt it first (below), or the next event fixes it again:\n");
         for command in cli_commands(&restore.undo, &doc.region) {
             text.push_str(&format!("  {command}\n"));
         }

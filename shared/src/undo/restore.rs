@@ -269,11 +269,18 @@ pub fn cli_commands(undo: &[Call], region: &str) -> Vec<String> {
             }
             if let Some(parameters) = call.parameters.as_object() {
                 for (name, value) in parameters {
-                    let text = match value {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
+                    // Strings and lists of strings as words (`--instance-ids i-1 i-2`), structures as
+                    // JSON, which the CLI takes for any parameter.
+                    let words: Vec<String> = match value {
+                        Value::String(s) => vec![shell_quote(s)],
+                        Value::Array(items) if items.iter().all(Value::is_string) => items
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(shell_quote)
+                            .collect(),
+                        other => vec![shell_quote(&other.to_string())],
                     };
-                    command.push_str(&format!(" --{} {}", kebab(name), shell_quote(&text)));
+                    command.push_str(&format!(" --{} {}", kebab(name), words.join(" ")));
                 }
             }
             command
@@ -350,6 +357,29 @@ mod tests {
             cli_commands(&[call], "eu-west-1"),
             vec![
                 r#"aws s3api put-bucket-policy --region eu-west-1 --bucket b --policy '{"Sid":"it'\''s"}'"#
+            ]
+        );
+    }
+
+    #[test]
+    fn lists_of_ids_are_words_and_structures_json() {
+        let start = Call::new(
+            "ec2",
+            "StartInstances",
+            json!({"InstanceIds": ["i-1", "i-2"]}),
+            &["state"],
+        );
+        let untag = Call::new(
+            "ec2",
+            "DeleteTags",
+            json!({"Resources": ["i-1"], "Tags": [{"Key": "remediation:stop-after"}]}),
+            &["stop_after"],
+        );
+        assert_eq!(
+            cli_commands(&[start, untag], ""),
+            [
+                "aws ec2 start-instances --instance-ids i-1 i-2",
+                r#"aws ec2 delete-tags --resources i-1 --tags '[{"Key":"remediation:stop-after"}]'"#
             ]
         );
     }

@@ -4,11 +4,15 @@
 //! (directly and through a prefix list), and instances with and without the required tags (one of them
 //! an EC2 Fleet member, which is left running),
 //! runs the real function binaries through the Lambda Runtime API emulator on the sample events, and
-//! prints the state before and after and the notifications a person would receive by email.
+//! prints the state before and after and the notifications a person would receive by email; then
+//! undoes the security group fix from its message with `remediation-undo`.
 
 use remediation_tests::ec2 as sg;
 use remediation_tests::s3::{self as s3state, PARTNER_ID};
-use remediation_tests::{event, start_function, Aws, Moto};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use remediation_tests::{event, function_binary, moto_env, start_function, Aws, Moto};
 
 const PUBLIC_BUCKET: &str = "demo-public-bucket";
 const DATA_BUCKET: &str = "demo-data-bucket";
@@ -248,7 +252,8 @@ async fn main() {
         println!();
     }
     heading("What a program subscribed over SQS receives (first message)");
-    if let Some(first) = inbox.drain().await.first() {
+    let notes = inbox.drain().await;
+    if let Some(first) = notes.first() {
         let pretty = serde_json::to_string_pretty(&first.document).unwrap_or_default();
         println!(
             "{}",
@@ -259,4 +264,37 @@ async fn main() {
                 .join("\n")
         );
     }
+
+    heading("Undoing the security group fix: remediation-undo on its message, as the queue delivered it");
+    let Some(note) = notes
+        .iter()
+        .find(|n| n.document["resource_type"] == "security-group")
+    else {
+        println!("  (no security group message to undo)");
+        return;
+    };
+    let mut undo = Command::new(function_binary("remediation-undo"))
+        .arg("-")
+        .envs(moto_env(&endpoint))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start remediation-undo");
+    if let Some(mut stdin) = undo.stdin.take() {
+        let _ = stdin.write_all(note.body.as_bytes());
+    }
+    let out = undo.wait_with_output().expect("remediation-undo ran");
+    println!(
+        "  $ remediation-undo - < message.json   (exit {})",
+        out.status.code().unwrap_or(-1)
+    );
+    for line in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&out.stderr).lines())
+    {
+        println!("  | {line}");
+    }
+    show_group(&aws, &group).await;
+    println!("  (the group is as it was before the fix; running it again changes nothing)");
 }
