@@ -5,7 +5,8 @@
 //! `until=2027-01-31 by=jdoe@example.com vendor migration`. AWS tag values allow letters, digits, spaces
 //! and `+ - = . _ : / @` (Tagging AWS resources, "Tag naming limits and requirements"), so the parts are
 //! separated by spaces: `until=YYYY-MM-DD` (UTC, the last day it holds), `by=` or `owner=` (who set it),
-//! and the rest, or what follows `reason=`, is the reason. An exemption without an end is honoured, as
+//! `since=YYYY-MM-DD` (when it was granted: the weekly exemption report gives its age), and the rest, or
+//! what follows `reason=`, is the reason. An exemption without an end is honoured, as
 //! before; one whose end has passed is not, and the message says whose it was and that it ended.
 
 use std::fmt;
@@ -20,6 +21,8 @@ pub struct ExemptionTag {
     /// An `until=` that is not a date: the exemption is honoured without an end, and the message says so.
     pub unreadable_until: Option<String>,
     pub by: Option<String>,
+    /// `since=YYYY-MM-DD`: the day it was granted, for the exemption report's age.
+    pub since: Option<Date>,
     pub reason: String,
 }
 
@@ -56,6 +59,7 @@ impl ExemptionTag {
                     None => tag.unreadable_until = Some(rest.to_string()),
                 },
                 "by" | "owner" if !rest.is_empty() => tag.by = Some(rest.to_string()),
+                "since" if parse_date(rest).is_some() => tag.since = parse_date(rest),
                 // Everything after `reason=` is the reason, spaces and all.
                 "reason" => {
                     words.push(rest);

@@ -145,7 +145,19 @@ impl Ignored {
 impl Trigger {
     /// Whether this is a scheduled sweep (every resource in scope) rather than an event about some.
     pub fn is_sweep(&self) -> bool {
-        matches!(self.event, TriggerEvent::Schedule { .. })
+        matches!(self.event, TriggerEvent::Schedule { .. }) && !self.is_exemption_report()
+    }
+
+    /// Whether this is the schedule of the weekly exemption report: a Scheduled Event from a rule
+    /// whose name contains `exemption-report` (EventBridge names the rule in `resources`).
+    pub fn is_exemption_report(&self) -> bool {
+        match &self.event {
+            TriggerEvent::Schedule { rule_arns } => rule_arns.iter().any(|arn| {
+                arn.rsplit_once("rule/")
+                    .is_some_and(|(_, name)| name.to_ascii_lowercase().contains("exemption-report"))
+            }),
+            _ => false,
+        }
     }
 
     /// A short human description of the cause, the notification's `trigger.detail`.
@@ -163,6 +175,9 @@ impl Trigger {
                 "GuardDuty finding {} (severity {})",
                 finding.finding_type, finding.severity
             ),
+            TriggerEvent::Schedule { .. } if self.is_exemption_report() => {
+                "weekly exemption report".to_string()
+            }
             TriggerEvent::Schedule { .. } => "scheduled sweep".to_string(),
             TriggerEvent::ConfigRule(rule) => {
                 let message_type = str_field(&rule.invoking_event, "messageType").unwrap_or("?");

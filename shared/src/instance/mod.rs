@@ -28,6 +28,7 @@ use crate::config::Settings;
 use crate::error::{AwsError, ErrorKind};
 use crate::identity::OwnIdentity;
 use crate::invocation::{Remediation, Targets, Unrelated};
+use crate::notify::exemption_report::Exempt;
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::{Trigger, TriggerEvent};
 use crate::undo::Restore;
@@ -355,6 +356,23 @@ impl Remediation for UntaggedInstances {
 
     fn resource_of(&self, target: &InstanceTarget) -> (ResourceType, String) {
         (ResourceType::Ec2Instance, target.instance_id.clone())
+    }
+
+    /// The region's pending and running instances that carry the exemption tag (a stopped one is
+    /// nothing the exemption protects from), from the sweep's listing.
+    async fn exempt_resources(&self, _trigger: &Trigger) -> Result<Vec<Exempt>, AwsError> {
+        let running = self.actions.running_instances().await?;
+        Ok(running
+            .into_iter()
+            .filter_map(|state| {
+                let value = state.tag(&self.settings.exempt_tag)?.to_string();
+                Some(Exempt {
+                    resource_type: ResourceType::Ec2Instance,
+                    resource_id: state.instance_id,
+                    value,
+                })
+            })
+            .collect())
     }
 }
 

@@ -16,6 +16,7 @@ use std::future::Future;
 use serde_json::Value;
 
 use crate::error::AwsError;
+use crate::notify::exemption_report::Exempt;
 use crate::notify::Notifier;
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::{parse_payload, Trigger};
@@ -100,6 +101,12 @@ pub trait Remediation: Sync {
 
     /// How a target is named in outcomes (for failures the remediation could not describe itself).
     fn resource_of(&self, target: &Self::Target) -> (ResourceType, String);
+
+    /// Every resource in scope that carries the exemption tag, with its value: the weekly report.
+    fn exempt_resources(
+        &self,
+        trigger: &Trigger,
+    ) -> impl Future<Output = Result<Vec<Exempt>, AwsError>> + Send;
 }
 
 /// [`handle_until`] without a deadline.
@@ -135,6 +142,25 @@ pub async fn handle_until<R: Remediation>(
         };
         if deadline.is_near() {
             retry_reasons.extend(report.unfinished(&trigger, Vec::new(), 0));
+            continue;
+        }
+        if trigger.is_exemption_report() {
+            let listed = Box::pin(remediation.exempt_resources(&trigger)).await;
+            let sent = match listed {
+                Ok(exempt) => notifier
+                    .publish_exemption_report(&exempt, &trigger)
+                    .await
+                    .map(|()| exempt.len()),
+                Err(err) => Err(err),
+            };
+            match sent {
+                Ok(count) => report.exemption_report(count, &trigger),
+                Err(err) if err.is_transient() => retry_reasons.push(err.to_string()),
+                Err(err) => report.listing_failed(
+                    format!("could not list the exempt resources: {err}"),
+                    &trigger,
+                ),
+            }
             continue;
         }
         // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.

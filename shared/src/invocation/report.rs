@@ -33,6 +33,8 @@ pub enum ReportOutcome {
     Ignored,
     /// Resources left unchecked at the deadline.
     Unfinished,
+    /// The weekly exemption report was sent (the line says how many it lists).
+    Reported,
 }
 
 impl ReportOutcome {
@@ -41,6 +43,7 @@ impl ReportOutcome {
             ReportOutcome::Resource(kind) => kind.as_str(),
             ReportOutcome::Ignored => "ignored",
             ReportOutcome::Unfinished => "unfinished",
+            ReportOutcome::Reported => "reported",
         }
     }
 }
@@ -136,6 +139,8 @@ impl Report {
         match outcome {
             ReportOutcome::Ignored => {}
             ReportOutcome::Unfinished => self.status = Status::Unfinished,
+            ReportOutcome::Reported if self.status == Status::Ignored => self.status = Status::Done,
+            ReportOutcome::Reported => {}
             ReportOutcome::Resource(_) if self.status == Status::Ignored => {
                 self.status = Status::Done
             }
@@ -160,6 +165,21 @@ impl Report {
         let mut entry = ReportEntry::about_event(ReportOutcome::Ignored, ignored.reason, trigger);
         entry.event_id = ignored.event_id;
         self.push(entry);
+    }
+
+    /// The weekly exemption report: `count` exempt resources listed (none: no message).
+    pub(super) fn exemption_report(&mut self, count: usize, trigger: &Trigger) {
+        let reason = match count {
+            0 => {
+                "exemption report: no resource carries the exemption tag, so no message".to_string()
+            }
+            n => format!("exemption report sent: {n} exempt resource(s)"),
+        };
+        self.push(ReportEntry::about_event(
+            ReportOutcome::Reported,
+            reason,
+            Some(trigger),
+        ));
     }
 
     /// The resources of a trigger could not be listed, for a reason a retry cannot mend.

@@ -38,6 +38,27 @@ impl Remediation for Fake {
     fn resource_of(&self, target: &&'static str) -> (ResourceType, String) {
         (ResourceType::S3Bucket, target.to_string())
     }
+
+    /// Every target is exempt; a target whose result is a transient error fails the listing.
+    async fn exempt_resources(&self, _: &Trigger) -> Result<Vec<Exempt>, AwsError> {
+        if self.0.iter().any(|(_, r)| *r == Err(ErrorKind::Transient)) {
+            return Err(AwsError::new(
+                "ListBuckets",
+                ErrorKind::Transient,
+                None,
+                "slow down",
+            ));
+        }
+        Ok(self
+            .0
+            .iter()
+            .map(|(name, _)| Exempt {
+                resource_type: ResourceType::S3Bucket,
+                resource_id: name.to_string(),
+                value: "until=2030-01-01".into(),
+            })
+            .collect())
+    }
 }
 
 fn sweep() -> Value {
@@ -161,6 +182,45 @@ impl Remediation for Slow {
     fn resource_of(&self, target: &&'static str) -> (ResourceType, String) {
         (ResourceType::S3Bucket, target.to_string())
     }
+
+    async fn exempt_resources(&self, _: &Trigger) -> Result<Vec<Exempt>, AwsError> {
+        Ok(Vec::new())
+    }
+}
+
+/// The weekly report's schedule: a rule whose name says `exemption-report`.
+fn report_schedule() -> Value {
+    let mut event = sweep();
+    event["resources"] =
+        json!(["arn:aws:events:us-east-1:123456789012:rule/remediation-s3-exemption-report"]);
+    event
+}
+
+#[tokio::test]
+async fn the_report_schedule_lists_exemptions_and_fixes_nothing() {
+    let fake = Fake(vec![
+        ("a", Ok(OutcomeKind::Remediated)),
+        ("b", Ok(OutcomeKind::Remediated)),
+    ]);
+    let report = handle(report_schedule(), &fake, &notifier(None))
+        .await
+        .unwrap();
+    assert_eq!(report.results.len(), 1, "{report:?}");
+    assert_eq!(report.results[0].outcome.as_str(), "reported");
+    assert!(
+        report.results[0].reason.contains("2 exempt"),
+        "{:?}",
+        report.results[0]
+    );
+    assert_eq!(report.status, report::Status::Done);
+    // The same schedule event from another rule is a sweep, which fixes.
+    let swept = handle(sweep(), &fake, &notifier(None)).await.unwrap();
+    assert_eq!(swept.summary.get("remediated"), Some(&2));
+    // A listing that fails transiently asks for a retry.
+    let flaky = Fake(vec![("a", Err(ErrorKind::Transient))]);
+    assert!(handle(report_schedule(), &flaky, &notifier(None))
+        .await
+        .is_err());
 }
 
 const MANY: [&str; 50] = ["r"; 50];

@@ -253,7 +253,7 @@ pub fn subject(outcome: &Outcome) -> String {
 }
 
 /// Printable ASCII, at most 100 characters: what SNS accepts as a subject.
-fn short_subject(full: String) -> String {
+pub(crate) fn short_subject(full: String) -> String {
     let ascii: String = full
         .chars()
         .map(|c| {

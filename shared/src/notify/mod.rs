@@ -6,6 +6,7 @@
 //! - this file: publishing with `MessageStructure=json` (`default`/`email` carry text a person reads, `sqs`,
 //!   `lambda`, `http`, `https` the JSON document), and keeping what SNS refuses in the undelivered queue.
 
+pub mod exemption_report;
 pub mod message;
 
 pub use message::*;
@@ -117,6 +118,19 @@ impl Notifier {
             }
         }
         Ok(())
+    }
+
+    /// The weekly exemption report of `exempt` resources; nothing when there are none.
+    pub async fn publish_exemption_report(
+        &self,
+        exempt: &[exemption_report::Exempt],
+        trigger: &Trigger,
+    ) -> Result<(), AwsError> {
+        let today = crate::exemption::today();
+        match exemption_report::message(&self.function, &self.exempt_tag, exempt, today, trigger) {
+            Some(message) => self.deliver(message).await,
+            None => Ok(()),
+        }
     }
 
     /// Publishes a message, or keeps it in the undelivered queue when SNS refuses it.

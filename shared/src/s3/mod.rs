@@ -27,6 +27,7 @@ use crate::config::{BlockPublicAccessMode, Settings};
 use crate::error::AwsError;
 use crate::exemption;
 use crate::invocation::{Remediation, Targets};
+use crate::notify::exemption_report::Exempt;
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::Trigger;
 
@@ -394,6 +395,30 @@ impl Remediation for S3PublicAccess {
             }
             S3Target::Account(account) => (ResourceType::S3Account, account.clone()),
         }
+    }
+
+    /// The region's buckets that carry the exemption tag: one tag read per bucket.
+    async fn exempt_resources(&self, trigger: &Trigger) -> Result<Vec<Exempt>, AwsError> {
+        let mut exempt = Vec::new();
+        for target in self.buckets(trigger).await? {
+            let S3Target::Bucket(bucket) = target else {
+                continue;
+            };
+            let tags = match self.actions.bucket_tags(&bucket).await {
+                Ok(tags) => tags,
+                // Deleted since it was listed.
+                Err(err) if err.is_not_found() => continue,
+                Err(err) => return Err(err),
+            };
+            if let Some((_, value)) = tags.iter().find(|(k, _)| *k == self.settings.exempt_tag) {
+                exempt.push(Exempt {
+                    resource_type: ResourceType::S3Bucket,
+                    resource_id: bucket.clone(),
+                    value: value.clone(),
+                });
+            }
+        }
+        Ok(exempt)
     }
 }
 

@@ -25,6 +25,7 @@ use crate::error::AwsError;
 use crate::exemption;
 use crate::identity::OwnIdentity;
 use crate::invocation::{Remediation, Targets, Unrelated};
+use crate::notify::exemption_report::Exempt;
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::{Trigger, TriggerEvent};
 
@@ -320,6 +321,25 @@ impl Remediation for OpenSecurityGroup {
 
     fn resource_of(&self, target: &GroupTarget) -> (ResourceType, String) {
         (ResourceType::SecurityGroup, target.group_id.clone())
+    }
+
+    /// The region's groups that carry the exemption tag, from the sweep's two listings.
+    async fn exempt_resources(&self, _trigger: &Trigger) -> Result<Vec<Exempt>, AwsError> {
+        let groups = self.actions.all_groups().await?;
+        Ok(groups
+            .into_iter()
+            .filter_map(|(id, state)| {
+                let (_, value) = state
+                    .tags
+                    .iter()
+                    .find(|(k, _)| *k == self.settings.exempt_tag)?;
+                Some(Exempt {
+                    resource_type: ResourceType::SecurityGroup,
+                    resource_id: id.clone(),
+                    value: value.clone(),
+                })
+            })
+            .collect())
     }
 }
 
