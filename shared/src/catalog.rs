@@ -35,7 +35,7 @@ pub fn handles(function: &str, trigger: &Trigger) -> Result<(), String> {
     match function {
         "config-rule" if rule_invocation => Ok(()),
         "config-rule" => Err("not a Config rule invocation".to_string()),
-        _ if sweep => Ok(()),
+        _ if sweep || trigger.is_exemption_report() => Ok(()),
         "s3-public-access" => s3::targets_of(trigger).map(|_| ()).map_err(|u| u.reason),
         // A changed prefix list points at the groups that use it, read when the event comes.
         "open-security-group" if security_group::changed_prefix_list(trigger).is_some() => Ok(()),
