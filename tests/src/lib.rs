@@ -89,6 +89,32 @@ pub async fn start_function(
     FunctionProcess::start(&function_binary(name), name, &env).await
 }
 
+/// Runs the real `remediation-undo` against moto at `endpoint` with `args`, extra `env`, and `input`
+/// on its standard input.
+pub fn run_undo(
+    endpoint: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+    input: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(function_binary("remediation-undo"))
+        .args(args)
+        .envs(moto_env(endpoint))
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start remediation-undo");
+    if let Some(mut stdin) = child.stdin.take() {
+        // A run that exits before reading (bad arguments) closes its end: nothing to report.
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    child.wait_with_output().expect("remediation-undo ran")
+}
+
 /// One test's pretend account: a moto server of its own, clients, and a notification inbox.
 pub struct Account {
     pub moto: Moto,

@@ -401,3 +401,93 @@ async fn input_that_is_not_a_message_is_refused_with_exit_2() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("nothing to undo"), "{}", run.stdout);
 }
+
+/// Organization mode: a message from a member account is undone there, through the member role
+/// (moto acts in the account of the assumed role). Twin: without the role setting the tool acts in its
+/// own account, where the group does not exist, and refuses.
+#[tokio::test]
+async fn a_member_accounts_change_is_undone_through_the_member_role() {
+    const MEMBER: &str = "111111111111";
+    let account = Account::new().await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(account.moto.endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            "testing", "testing", None, None, "t",
+        ))
+        .load()
+        .await;
+    let assumed = aws_sdk_sts::Client::new(&sdk)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{MEMBER}:role/remediation-member"))
+        .role_session_name("test-setup")
+        .send()
+        .await
+        .unwrap();
+    let creds = assumed.credentials().unwrap();
+    let member_ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&sdk)
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                creds.access_key_id(),
+                creds.secret_access_key(),
+                Some(creds.session_token().to_string()),
+                None,
+                "member",
+            ))
+            .build(),
+    );
+    let group = sg::create_group(&member_ec2, &unique("member-web")).await;
+    open(&member_ec2, &group, "tcp", 443, 443, "0.0.0.0/0").await;
+    let all_ports = json!({"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]});
+    let https = json!({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]});
+    let message = json!({
+        "version": 1, "function": "open-security-group", "outcome": "remediated",
+        "resource_type": "security-group", "resource_id": group, "account": MEMBER, "region": "us-east-1",
+        "reason": "tcp 0-65535 open to the internet", "changes": ["revoked tcp all ports from 0.0.0.0/0"],
+        "trigger": {"source": "schedule", "event_id": "e", "detail": "scheduled sweep"},
+        "prior": {"ingress": [all_ports]}, "after": {"ingress": [https]},
+        "undo": [
+            {"service": "ec2", "operation": "AuthorizeSecurityGroupIngress", "parameters": {"GroupId": group, "IpPermissions": [all_ports]}, "restores": ["ingress"]},
+            {"service": "ec2", "operation": "RevokeSecurityGroupIngress", "parameters": {"GroupId": group, "IpPermissions": [https]}, "restores": ["ingress"]}
+        ]
+    });
+
+    let own_account = undo(&account, &["-"], &message.to_string());
+    assert_eq!(
+        own_account.code, 3,
+        "{}{}",
+        own_account.stdout, own_account.stderr
+    );
+    assert!(
+        own_account.stderr.contains("no longer exists"),
+        "{}",
+        own_account.stderr
+    );
+
+    let mut child = Command::new(function_binary("remediation-undo"))
+        .arg("-")
+        .envs(moto_env(&account.moto.endpoint()))
+        .env("MEMBER_ROLE_NAME", "remediation-member")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(message.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        ingress(&member_ec2, &group).await,
+        ["tcp 0-65535 0.0.0.0/0"]
+    );
+}

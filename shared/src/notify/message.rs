@@ -327,7 +327,7 @@ fn human_text(function: &str, exempt_tag: &str, outcome: &Outcome, doc: &Documen
             _ => "it",
         };
         text.push_str(&format!(
-            "\nTo exempt this {noun} from automatic remediation, tag {what} with the key \"{exempt_tag}\"; the value can say until when, who and why: \"until=YYYY-MM-DD by=you reason\" (without until= it holds until the tag is removed).\n"
+            "\nTo exempt this {noun} from automatic remediation, tag {what} with the key \"{exempt_tag}\"; the value can say until when, since when, who and why: \"until=YYYY-MM-DD since=YYYY-MM-DD by=you reason\" (without until= it holds until the tag is removed).\n"
         ));
     }
     text.push_str(&format!("\n-- {function}\n"));

@@ -225,13 +225,14 @@ async fn undo(request: &Request, options: &Options) -> Ending {
 fn warning(request: &Request) -> String {
     let exempt_tag =
         std::env::var("EXEMPT_TAG").unwrap_or_else(|_| "remediation:exempt".to_string());
+    let since = crate::exemption::today();
     let how = match request.resource_type {
         ResourceType::SecurityGroup | ResourceType::Ec2Instance => format!(
-            "aws ec2 create-tags --region {} --resources {} --tags 'Key={exempt_tag},Value=until=YYYY-MM-DD by=you reason'",
+            "aws ec2 create-tags --region {} --resources {} --tags 'Key={exempt_tag},Value=until=YYYY-MM-DD since={since} by=you reason'",
             request.region, request.resource_id
         ),
         ResourceType::S3Bucket | ResourceType::S3Object => format!(
-            "add the tag {exempt_tag} (value: until=YYYY-MM-DD by=you reason) to bucket {}'s tag set",
+            "add the tag {exempt_tag} (value: until=YYYY-MM-DD since={since} by=you reason) to bucket {}'s tag set",
             request.resource_id.split('/').next().unwrap_or_default()
         ),
         ResourceType::S3Account => {

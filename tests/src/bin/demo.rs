@@ -9,10 +9,8 @@
 
 use remediation_tests::ec2 as sg;
 use remediation_tests::s3::{self as s3state, PARTNER_ID};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
-use remediation_tests::{event, function_binary, moto_env, start_function, Aws, Moto};
+use remediation_tests::{event, run_undo, start_function, Aws, Moto};
 
 const PUBLIC_BUCKET: &str = "demo-public-bucket";
 const DATA_BUCKET: &str = "demo-data-bucket";
@@ -273,18 +271,7 @@ async fn main() {
         println!("  (no security group message to undo)");
         return;
     };
-    let mut undo = Command::new(function_binary("remediation-undo"))
-        .arg("-")
-        .envs(moto_env(&endpoint))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start remediation-undo");
-    if let Some(mut stdin) = undo.stdin.take() {
-        let _ = stdin.write_all(note.body.as_bytes());
-    }
-    let out = undo.wait_with_output().expect("remediation-undo ran");
+    let out = run_undo(&endpoint, &[], &["-"], &note.body);
     println!(
         "  $ remediation-undo - < message.json   (exit {})",
         out.status.code().unwrap_or(-1)
