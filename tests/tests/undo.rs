@@ -491,3 +491,83 @@ async fn a_member_accounts_change_is_undone_through_the_member_role() {
         ["tcp 0-65535 0.0.0.0/0"]
     );
 }
+
+#[tokio::test]
+async fn a_public_object_fix_is_undone_with_its_bucket_settings() {
+    let account = Account::new().await;
+    let s3 = &account.aws.s3;
+    let bucket = unique("data");
+    s3state::create_private_bucket(s3, &bucket).await;
+    s3state::put_public_object(s3, &bucket, "reports/q1.csv").await;
+    let before = s3state::object_grants(s3, &bucket, "reports/q1.csv").await;
+    assert!(before.contains(&"uri:AllUsers READ".to_string()));
+
+    let mut function = account.function("s3-public-access", &[]).await;
+    let fix = event(
+        "s3-public-access/put-object-acl-public-read.json",
+        &[("example-public-bucket", &bucket)],
+    );
+    function.invoke(&fix).await;
+    assert_ne!(
+        s3state::object_grants(s3, &bucket, "reports/q1.csv").await,
+        before
+    );
+    assert_eq!(
+        s3state::block_public_access(s3, &bucket).await,
+        Some([true; 4])
+    );
+    let (document, envelope) = the_message(&account).await;
+    assert_eq!(document["resource_type"], "s3-object");
+
+    let run = undo(&account, &["-"], &envelope);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        s3state::object_grants(s3, &bucket, "reports/q1.csv").await,
+        before
+    );
+    assert_eq!(s3state::block_public_access(s3, &bucket).await, None);
+}
+
+/// At the rules quota the fix narrowed the broad rule in place: the undo revokes what the fix left
+/// first (freeing the slot), then authorizes the old rule, so it fits under the same quota.
+#[tokio::test]
+async fn a_fix_narrowed_in_place_at_the_rules_quota_is_undone() {
+    let account = Account::new().await;
+    let ec2 = &account.aws.ec2;
+    let group = sg::create_group(ec2, &unique("full")).await;
+    open(ec2, &group, "tcp", 0, 65535, "0.0.0.0/0").await;
+    open(ec2, &group, "tcp", 22, 22, "203.0.113.0/24").await;
+    let before = ingress(ec2, &group).await;
+    // moto has no rules quota: EC2's answer for the function's two authorizations.
+    account.moto.server().inject_faults(json!([{
+        "operation": "AuthorizeSecurityGroupIngress", "times": 2, "status": 400,
+        "code": "RulesPerSecurityGroupLimitExceeded",
+        "message": "The maximum number of rules per security group has been reached."
+    }]));
+    let mut function = account.function("open-security-group", &[]).await;
+    function
+        .invoke(&event("open-security-group/scheduled-sweep.json", &[]))
+        .await;
+    assert_eq!(
+        ingress(ec2, &group).await,
+        ["tcp 22-22 203.0.113.0/24", "tcp 80-80 0.0.0.0/0"]
+    );
+    let (document, envelope) = the_message(&account).await;
+    let operations: Vec<&str> = document["undo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "RevokeSecurityGroupIngress",
+            "AuthorizeSecurityGroupIngress"
+        ]
+    );
+
+    let run = undo(&account, &["-"], &envelope);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(ingress(ec2, &group).await, before);
+}
