@@ -188,20 +188,8 @@ impl S3Actions {
 
     /// Turns all four account-level Block Public Access settings on.
     pub async fn block_account_public_access(&self, account: &str) -> Result<(), AwsError> {
-        let all_on = aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
-            .block_public_acls(true)
-            .ignore_public_acls(true)
-            .block_public_policy(true)
-            .restrict_public_buckets(true)
-            .build();
-        self.control
-            .put_public_access_block()
-            .account_id(account)
-            .public_access_block_configuration(all_on)
-            .send()
+        self.set_account_public_access_block(account, Some(&BlockPublicAccess::ALL_ON))
             .await
-            .map_err(|e| AwsError::from_sdk("PutPublicAccessBlock (account)", e))?;
-        Ok(())
     }
 
     pub async fn bucket_acl(&self, bucket: &str) -> Result<Acl, AwsError> {
@@ -289,20 +277,8 @@ impl S3Actions {
 
     /// Turns all four Block Public Access settings of the bucket on.
     pub async fn block_public_access(&self, bucket: &str) -> Result<(), AwsError> {
-        let all_on = sdk::PublicAccessBlockConfiguration::builder()
-            .block_public_acls(true)
-            .ignore_public_acls(true)
-            .block_public_policy(true)
-            .restrict_public_buckets(true)
-            .build();
-        self.client
-            .put_public_access_block()
-            .bucket(bucket)
-            .public_access_block_configuration(all_on)
-            .send()
+        self.set_public_access_block(bucket, Some(&BlockPublicAccess::ALL_ON))
             .await
-            .map_err(|e| AwsError::from_sdk("PutPublicAccessBlock", e))?;
-        Ok(())
     }
 
     /// Sets the bucket's Block Public Access to `settings` exactly, or removes its configuration

@@ -241,19 +241,6 @@ mod bucket_rule {
         assert_eq!(plan_account(None, &Settings::default()), None);
     }
 
-    fn arbitrary_block() -> impl Strategy<Value = Option<BlockPublicAccess>> {
-        proptest::option::of(
-            (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-                |(a, b, c, d)| BlockPublicAccess {
-                    block_public_acls: a,
-                    ignore_public_acls: b,
-                    block_public_policy: c,
-                    restrict_public_buckets: d,
-                },
-            ),
-        )
-    }
-
     proptest! {
         /// Whatever the state and settings: a bucket whose policy S3 judges public and nothing cuts
         /// off is never compliant, and a plan that claims no unfixable rest ends the exposure.
@@ -424,6 +411,19 @@ fn block_public_access_is_needed_unless_all_four_are_on() {
     assert!(block_public_access_needed(Some(
         &BlockPublicAccess::default()
     )));
+}
+
+fn arbitrary_block() -> impl Strategy<Value = Option<BlockPublicAccess>> {
+    proptest::option::of(
+        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(a, b, c, d)| {
+            BlockPublicAccess {
+                block_public_acls: a,
+                ignore_public_acls: b,
+                block_public_policy: c,
+                restrict_public_buckets: d,
+            }
+        }),
+    )
 }
 
 fn arbitrary_grant() -> impl Strategy<Value = Grant> {
@@ -832,19 +832,6 @@ mod undo_after_fix {
     const PUBLIC: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Partner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},{"Sid":"Public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
     const ONLY_PUBLIC: &str = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
     const PRIVATE: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"logging.s3.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}]}"#;
-
-    fn arbitrary_block() -> impl Strategy<Value = Option<BlockPublicAccess>> {
-        proptest::option::of(
-            (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-                |(a, b, c, d)| BlockPublicAccess {
-                    block_public_acls: a,
-                    ignore_public_acls: b,
-                    block_public_policy: c,
-                    restrict_public_buckets: d,
-                },
-            ),
-        )
-    }
 
     proptest! {
         /// For any ACL, policy and Block Public Access: after the fix every recorded part reads as
