@@ -220,6 +220,12 @@ pub async fn handle_until<R: Remediation>(
                     resource_id = %outcome.resource_id,
                     reason = %outcome.reason,
                     changes = ?outcome.changes,
+                    // The way back, also when it is too large for the message.
+                    restore = %outcome
+                        .restore
+                        .as_ref()
+                        .and_then(|r| serde_json::to_string(r).ok())
+                        .unwrap_or_default(),
                     "decision"
                 );
                 let notified = if trigger.is_sweep() {

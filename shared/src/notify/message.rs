@@ -26,6 +26,9 @@ pub struct Document {
     /// calls that restore it. On every `remediated` message; on a `failed` one that changed something.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub restore: Option<Restore>,
+    /// Set when `prior`, `after` and `undo` did not fit in one SNS message: why, and where they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_omitted: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -63,6 +66,10 @@ pub struct DigestEntry {
     pub changes: Vec<String>,
 }
 
+/// What SNS takes in one message, every member of the structure together: "at most 256 KB in size
+/// (262,144 bytes, not 262,144 characters)" (SNS API Reference, Publish, `Message`).
+pub const SNS_MESSAGE_LIMIT: usize = 262_144;
+
 /// Resources listed by name in a digest; the count says how many there were in all.
 pub const DIGEST_LISTED: usize = 50;
 
@@ -79,7 +86,7 @@ pub struct Message {
 
 impl Message {
     pub fn build(function: &str, exempt_tag: &str, outcome: &Outcome, trigger: &Trigger) -> Self {
-        let document = Document {
+        let mut document = Document {
             version: 1,
             function: function.to_string(),
             outcome: outcome.outcome,
@@ -99,17 +106,34 @@ impl Message {
                 (None, OutcomeKind::Remediated) => Some(Restore::default()),
                 (restore, _) => restore.clone(),
             },
+            restore_omitted: None,
         };
-        Message {
+        let assemble = |document: &Document, commands: bool| Message {
             subject: subject(outcome),
-            text: human_text(function, exempt_tag, outcome, &document),
+            text: human_text(function, exempt_tag, outcome, document, commands),
             attributes: vec![
                 ("outcome", document.outcome.as_str().to_string()),
                 ("resource_type", document.resource_type.as_str().to_string()),
                 ("severity", outcome.severity.as_str().to_string()),
             ],
-            document: serde_json::to_value(&document).unwrap_or_default(),
+            document: serde_json::to_value(document).unwrap_or_default(),
+        };
+        // A large bucket policy appears in prior, after and undo, and the document in four members:
+        // first the commands leave the text, then the restore leaves the message (it is in the log).
+        let message = assemble(&document, true);
+        if message.structured_body().len() <= SNS_MESSAGE_LIMIT {
+            return message;
         }
+        let message = assemble(&document, false);
+        if message.structured_body().len() <= SNS_MESSAGE_LIMIT {
+            return message;
+        }
+        document.restore = Some(Restore::default());
+        document.restore_omitted = Some(format!(
+            "prior, after and undo are too large for one SNS message (256 KB): they are in the function's log, on the line \"decision\" for {} of event {}",
+            outcome.resource_id, trigger.event_id
+        ));
+        assemble(&document, false)
     }
 
     /// One message for a sweep's findings of one outcome (`kind`: dry-run or failed), instead of one per
@@ -271,7 +295,13 @@ pub(crate) fn short_subject(full: String) -> String {
     }
 }
 
-fn human_text(function: &str, exempt_tag: &str, outcome: &Outcome, doc: &Document) -> String {
+fn human_text(
+    function: &str,
+    exempt_tag: &str,
+    outcome: &Outcome,
+    doc: &Document,
+    commands: bool,
+) -> String {
     let noun = outcome.resource_type.noun();
     let id = &outcome.resource_id;
     let place = format!(
@@ -311,7 +341,11 @@ fn human_text(function: &str, exempt_tag: &str, outcome: &Outcome, doc: &Documen
         "\nTrigger: {} ({} event {})\n",
         doc.trigger.detail, doc.trigger.source, doc.trigger.event_id
     ));
-    if let Some(restore) = doc.restore.as_ref().filter(|r| !r.is_empty()) {
+    if let Some(omitted) = &doc.restore_omitted {
+        text.push_str(&format!("\nTo undo this: {omitted}.\n"));
+    } else if !commands {
+        text.push_str("\nTo undo this, run remediation-undo on this message's JSON document (the commands are too long for this text). Exempt it first (below), or the next event fixes it again.\n");
+    } else if let Some(restore) = doc.restore.as_ref().filter(|r| !r.is_empty()) {
         text.push_str("\nTo undo this, paste the commands below, or run remediation-undo on this message's JSON document (it first checks that nothing changed since). Exempt it first (below), or the next event fixes it again:\n");
         for command in cli_commands(&restore.undo, &doc.region) {
             text.push_str(&format!("  {command}\n"));
@@ -417,6 +451,61 @@ mod tests {
                 ("severity", "high".to_string())
             ]
         );
+    }
+
+    /// A 20 KB bucket policy (the largest S3 takes) is in prior, after and undo, and the document in
+    /// four members: the message must still fit SNS's limit, and say where the restore went.
+    #[test]
+    fn a_restore_too_large_for_sns_leaves_the_message_for_the_log() {
+        let statement = |i: usize| {
+            format!(
+                r#"{{"Sid":"S{i:05}","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:root"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/{i}/*"}}"#
+            )
+        };
+        let policy = |n: usize| {
+            let statements: Vec<String> = (0..n).map(statement).collect();
+            format!(
+                r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+                statements.join(",")
+            )
+        };
+        let (large, small) = (policy(140), policy(5));
+        assert!(
+            large.len() > 19_000 && large.len() <= 20 * 1024,
+            "{}",
+            large.len()
+        );
+        for (text, omitted) in [(&large, true), (&small, false)] {
+            let fix = crate::s3::undo::BucketFix {
+                policy: Some(Some(text[..text.len() / 2].to_string())),
+                ..Default::default()
+            };
+            let state = crate::s3::BucketState {
+                policy: Some(crate::s3::BucketPolicy {
+                    text: text.clone(),
+                    is_public: true,
+                }),
+                ..Default::default()
+            };
+            let outcome = remediated().with_restore(crate::s3::undo::bucket("b", &state, &fix));
+            let message = Message::build(
+                "s3-public-access",
+                "remediation:exempt",
+                &outcome,
+                &trigger(),
+            );
+            assert!(
+                message.structured_body().len() <= SNS_MESSAGE_LIMIT,
+                "{}",
+                message.structured_body().len()
+            );
+            assert_eq!(message.document.get("restore_omitted").is_some(), omitted);
+            assert_eq!(
+                message.document["undo"].as_array().unwrap().is_empty(),
+                omitted
+            );
+            assert!(message.text.contains("To undo this"), "{}", message.text);
+        }
     }
 
     #[test]

@@ -83,6 +83,11 @@ fn request(document: &Value) -> Result<Request, String> {
     if resource_id.is_empty() {
         return Err("the message has no resource_id".to_string());
     }
+    if let Some(omitted) = document["restore_omitted"].as_str() {
+        return Err(format!(
+            "the message for {resource_id} does not carry its undo: {omitted}; save that log line's restore (prior, after, undo) as JSON with this message's fields and run again"
+        ));
+    }
     let restore: Restore = serde_json::from_value(document.clone())
         .map_err(|e| format!("its prior / after / undo are not readable: {e}"))?;
     for call in &restore.undo {
