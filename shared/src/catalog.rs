@@ -72,6 +72,9 @@ mod tests {
             // S3 Control's account-level settings (S3 API reference, S3 Control PutPublicAccessBlock).
             ("s3control", "get_public_access_block") => Some("s3:GetAccountPublicAccessBlock"),
             ("s3control", "put_public_access_block") => Some("s3:PutAccountPublicAccessBlock"),
+            // PublishBatch is authorized as sns:Publish (SNS Developer Guide, "Amazon SNS API
+            // permissions: Actions and resources reference").
+            ("sns", "publish_batch") => Some("sns:Publish"),
             // GetCallerIdentity needs no permission.
             ("sts", "get_caller_identity") => return None,
             _ => None,

@@ -380,6 +380,64 @@ async fn scheduled_sweep_fixes_every_open_group_and_only_those() {
     assert_eq!(notes[0].document["resource_id"], open_ssh.as_str());
 }
 
+/// A sweep's messages go ten to a PublishBatch call, each still one message per group with its own
+/// subject and attributes; a batch SNS refuses goes message by message, and nothing is lost.
+#[tokio::test]
+async fn a_sweep_publishes_its_messages_in_batches_of_ten_and_loses_none() {
+    let world = World::new().await;
+    let ec2 = &world.aws.ec2;
+    let mut groups = vec![world.group.clone()];
+    for i in 0..22 {
+        groups.push(sg::create_group(ec2, &unique(&format!("open-{i}"))).await);
+    }
+    for group in &groups {
+        open(ec2, group, "tcp", 22, 22, "0.0.0.0/0").await;
+    }
+    world.moto.server().start_recording();
+    let response = world.sweep().await;
+    assert_eq!(response["summary"]["remediated"], 23, "{response}");
+    let calls = world.moto.server().recorded_calls();
+    let count = |name: &str| calls.iter().filter(|c| *c == name).count();
+    assert_eq!(
+        (count("PublishBatch"), count("Publish")),
+        (3, 0),
+        "{calls:?}"
+    );
+    let notes = world.inbox.drain().await;
+    let mut named: Vec<String> = notes
+        .iter()
+        .map(|n| n.document["resource_id"].as_str().unwrap().to_string())
+        .collect();
+    named.sort();
+    let mut expected = groups.clone();
+    expected.sort();
+    assert_eq!(named, expected, "one message per group");
+    for note in &notes {
+        let id = note.document["resource_id"].as_str().unwrap();
+        assert_eq!(
+            note.subject,
+            format!("[remediated] {id}: revoked tcp 22 from 0.0.0.0/0")
+        );
+        assert_eq!(note.attributes["outcome"]["Value"], "remediated");
+    }
+
+    // The first batch refused as a whole (and its retry: AWS_MAX_ATTEMPTS=2): its ten go one by one.
+    for group in &groups {
+        open(ec2, group, "tcp", 22, 22, "0.0.0.0/0").await;
+    }
+    world.moto.server().inject_faults(json!([{
+        "operation": "PublishBatch", "times": 2, "status": 500,
+        "code": "InternalError", "message": "try again"
+    }]));
+    world.moto.server().start_recording();
+    let response = world.sweep().await;
+    assert_eq!(response["summary"]["remediated"], 23, "{response}");
+    let calls = world.moto.server().recorded_calls();
+    let count = |name: &str| calls.iter().filter(|c| *c == name).count();
+    assert_eq!(count("Publish"), 10, "{calls:?}");
+    assert_eq!(world.inbox.drain().await.len(), 23, "none lost");
+}
+
 #[tokio::test]
 async fn its_own_reauthorization_is_recognised_by_role_and_ignored() {
     let world = World::new().await;

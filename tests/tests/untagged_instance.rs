@@ -459,11 +459,12 @@ async fn a_sweep_over_300_instances_stops_exactly_the_wrong_ones_in_a_few_calls(
     assert_eq!(count("DescribeInstances"), 1, "{calls:?}");
     assert_eq!(count("StopInstances"), 2, "120 instances in batches of 100");
     assert_eq!(
-        count("Publish"),
-        120,
-        "one message per stopped instance, none for skipped ones in a sweep"
+        count("PublishBatch"),
+        12,
+        "one message per stopped instance, ten per call, none for skipped ones in a sweep"
     );
-    assert_eq!(calls.len(), 1 + 2 + 120, "{calls:?}");
+    assert_eq!(count("Publish"), 0, "{calls:?}");
+    assert_eq!(calls.len(), 1 + 2 + 12, "{calls:?}");
     assert_eq!(world.inbox.drain().await.len(), 120);
 }
 

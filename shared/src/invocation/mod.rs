@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::error::AwsError;
 use crate::notify::exemption_report::Exempt;
-use crate::notify::Notifier;
+use crate::notify::{Notifier, BATCH_ENTRIES};
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::{parse_payload, Trigger};
 
@@ -200,6 +200,8 @@ pub async fn handle_until<R: Remediation>(
         tracing::info!(source = %trigger.source, event_id = %trigger.event_id, account = %trigger.account, region = %trigger.region, detail = %trigger.detail(), targets = targets.len(), "trigger accepted");
 
         let mut checked = 0;
+        // Messages not yet published: a sweep sends them in batches.
+        let mut to_notify: Vec<Outcome> = Vec::new();
         // A sweep's dry-run and failed findings, told in one digest per outcome at the end.
         let mut digest: Vec<Outcome> = Vec::new();
         for chunk in targets.chunks(remediation.chunk_size().max(1)) {
@@ -234,17 +236,18 @@ pub async fn handle_until<R: Remediation>(
                     outcome.outcome.is_notified()
                 };
                 if notified {
-                    if let Err(err) = notifier.publish(&outcome, &trigger).await {
-                        tracing::error!(error = %err, resource_id = %outcome.resource_id, "notification failed; the change itself stands");
-                        retry_reasons
-                            .push(format!("notification for {}: {err}", outcome.resource_id));
-                    }
+                    to_notify.push(outcome.clone());
                 } else if trigger.is_sweep() && outcome.outcome.is_digested_by_sweep() {
                     digest.push(outcome.clone());
                 }
                 report.outcome(outcome, &trigger);
             }
+            // An event's messages go out with its chunk; a sweep's ten at a time (one PublishBatch).
+            if !trigger.is_sweep() || to_notify.len() >= BATCH_ENTRIES {
+                publish_waiting(notifier, &mut to_notify, &trigger, &mut retry_reasons).await;
+            }
         }
+        publish_waiting(notifier, &mut to_notify, &trigger, &mut retry_reasons).await;
         if let Err(err) = notifier.publish_digest(&digest, &trigger).await {
             tracing::error!(error = %err, resources = digest.len(), "digest notification failed");
             retry_reasons.push(format!("digest of {} resources: {err}", digest.len()));
@@ -266,6 +269,25 @@ pub async fn handle_until<R: Remediation>(
             report,
         })
     }
+}
+
+/// Publishes the waiting messages (in batches where there are several); a message that could not be
+/// delivered makes the invocation fail, so that Lambda retries (the change itself stands).
+async fn publish_waiting(
+    notifier: &Notifier,
+    to_notify: &mut Vec<Outcome>,
+    trigger: &Trigger,
+    retry_reasons: &mut Vec<String>,
+) {
+    if to_notify.is_empty() {
+        return;
+    }
+    let outcomes: Vec<&Outcome> = to_notify.iter().collect();
+    for (resource_id, err) in notifier.publish_all(&outcomes, trigger).await {
+        tracing::error!(error = %err, resource_id = %resource_id, "notification failed; the change itself stands");
+        retry_reasons.push(format!("notification for {resource_id}: {err}"));
+    }
+    to_notify.clear();
 }
 
 /// The outcome of one remediation; `None` for a transient error, which is kept for Lambda's retry.

@@ -250,7 +250,8 @@ async fn measure_sweep(kind: Kind, count: usize) -> Value {
         .await;
     let calls = tally(&server.recorded_calls());
     let response = invocation.response();
-    let notifications = calls.get("Publish").copied().unwrap_or(0);
+    let notifications = calls.get("Publish").copied().unwrap_or(0)
+        + calls.get("PublishBatch").copied().unwrap_or(0);
     let total: usize = calls.values().sum();
     eprintln!(
         "  {function} sweep over {count}: {:?} ({total} calls), seeded in {seeded_in:?}",
