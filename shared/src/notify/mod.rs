@@ -345,14 +345,18 @@ mod tests {
     use crate::outcome::ResourceType;
     use crate::trigger::{Source, TriggerEvent};
 
-    fn message(reason_len: usize) -> (&'static str, Message) {
-        let trigger = Trigger {
+    fn sweep() -> Trigger {
+        Trigger {
             source: Source::Schedule,
             event_id: "e".into(),
             account: "123456789012".into(),
             region: "us-east-1".into(),
             event: TriggerEvent::Schedule { rule_arns: vec![] },
-        };
+        }
+    }
+
+    fn message(reason_len: usize) -> (&'static str, Message) {
+        let trigger = sweep();
         let outcome = Outcome::new(
             OutcomeKind::Remediated,
             ResourceType::SecurityGroup,
@@ -420,14 +424,7 @@ mod tests {
             })
             .collect();
         let refs: Vec<&Outcome> = outcomes.iter().collect();
-        let sweep = Trigger {
-            source: Source::Schedule,
-            event_id: "e".into(),
-            account: "123456789012".into(),
-            region: "us-east-1".into(),
-            event: TriggerEvent::Schedule { rule_arns: vec![] },
-        };
-        assert!(notifier.publish_all(&refs, &sweep).await.is_empty());
+        assert!(notifier.publish_all(&refs, &sweep()).await.is_empty());
         assert_eq!(batch.num_calls(), 1);
         let singles = singles.lock().unwrap().clone();
         assert_eq!(singles.len(), 1, "only the entry SNS did not take");
