@@ -273,7 +273,7 @@ fn compact(value: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
@@ -411,7 +411,7 @@ mod tests {
 
     /// A generated statement and whether it is public, decided by how it was generated (not by the
     /// function under test).
-    fn statement() -> impl Strategy<Value = (Value, bool)> {
+    pub(crate) fn statement() -> impl Strategy<Value = (Value, bool)> {
         let principal = prop_oneof![
             Just((json!("*"), true)),
             Just((json!({"AWS": "*"}), true)),

@@ -829,9 +829,18 @@ mod undo_after_fix {
             .collect()
     }
 
-    const PUBLIC: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Partner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},{"Sid":"Public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
-    const ONLY_PUBLIC: &str = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
-    const PRIVATE: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"logging.s3.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}]}"#;
+    /// Arbitrary bucket policies: one to four generated statements (public or not, by how they were
+    /// generated), or none.
+    fn arbitrary_policy() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(
+            prop::collection::vec(crate::s3::statements::tests::statement(), 1..5).prop_map(
+                |statements| {
+                    let statements: Vec<Value> = statements.into_iter().map(|(s, _)| s).collect();
+                    json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+                },
+            ),
+        )
+    }
 
     proptest! {
         /// For any ACL, policy and Block Public Access: after the fix every recorded part reads as
@@ -842,16 +851,16 @@ mod undo_after_fix {
         fn undo_after_the_fix_gives_back_the_bucket_as_it_was(
             grants in prop::collection::vec(arbitrary_grant(), 0..8),
             owner in proptest::option::of("[a-f0-9]{8}"),
-            policy in prop::sample::select(vec![None, Some(PUBLIC), Some(ONLY_PUBLIC), Some(PRIVATE)]),
+            policy in arbitrary_policy(),
             block in arbitrary_block(),
             mode in prop_oneof![Just(BlockPublicAccessMode::WhenExposed), Just(BlockPublicAccessMode::Always), Just(BlockPublicAccessMode::Never)],
             fix in prop_oneof![Just(PublicPolicyFix::Block), Just(PublicPolicyFix::Remove)],
         ) {
             let acl = Acl { owner: owner.map(|id| Owner { id: Some(id), display_name: None }), grants };
-            let before = Bucket { acl: acl.clone(), policy: policy.map(String::from), block };
+            let before = Bucket { acl: acl.clone(), policy: policy.clone(), block };
             let state = BucketState {
                 acl,
-                policy: policy.map(|text| BucketPolicy { text: text.into(), is_public: is_public_policy(text) }),
+                policy: policy.as_ref().map(|text| BucketPolicy { text: text.clone(), is_public: is_public_policy(text) }),
                 block_public_access: block,
                 account_block_public_access: None,
             };
