@@ -185,6 +185,30 @@ impl PublicPolicyFix {
     }
 }
 
+/// `SWEEP_ACCOUNTS`: the accounts a fanned-out sweep covers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SweepAccounts {
+    /// Empty: the function's own account.
+    #[default]
+    Own,
+    /// `organization`: every active account of the organization (Organizations `ListAccounts`).
+    Organization,
+    /// Account ids, in the order given.
+    Listed(Vec<String>),
+}
+
+/// Organization mode and fanned-out sweeps (`MEMBER_ROLE_NAME`, `SWEEP_*`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrganizationSettings {
+    /// The role the functions assume in every other account; `None`: single-account mode.
+    pub member_role_name: Option<String>,
+    pub sweep_accounts: SweepAccounts,
+    /// Empty: the function's own region.
+    pub sweep_regions: Vec<String>,
+    /// The queue a scheduled sweep fans out through, one job per account x region; `None`: inline.
+    pub sweep_queue_url: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     pub notification_topic_arn: Option<String>,
@@ -198,6 +222,7 @@ pub struct Settings {
     pub grace_minutes: u32,
     pub block_public_access: BlockPublicAccessMode,
     pub public_policy: PublicPolicyFix,
+    pub organization: OrganizationSettings,
 }
 
 impl Default for Settings {
@@ -221,6 +246,7 @@ impl Default for Settings {
             grace_minutes: 0,
             block_public_access: BlockPublicAccessMode::WhenExposed,
             public_policy: PublicPolicyFix::Block,
+            organization: OrganizationSettings::default(),
         }
     }
 }
@@ -290,8 +316,116 @@ impl Settings {
             settings.public_policy =
                 PublicPolicyFix::parse(&value).map_err(|e| invalid("PUBLIC_POLICY", &value, &e))?;
         }
+        settings.organization = OrganizationSettings::from_lookup(&get)?;
         Ok(settings)
     }
+}
+
+impl OrganizationSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let mut org = OrganizationSettings::default();
+        if let Some(name) = get("MEMBER_ROLE_NAME") {
+            let name = name.trim().to_string();
+            // IAM role names: 1-64 characters of letters, digits and `+=,.@_-` (IAM API Reference,
+            // CreateRole, RoleName). A path or an ARN is not a name.
+            let valid = name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+            if !valid {
+                return Err(invalid(
+                    "MEMBER_ROLE_NAME",
+                    &name,
+                    "expected an IAM role name (up to 64 letters, digits or +=,.@_-), not a path or ARN",
+                ));
+            }
+            org.member_role_name = Some(name);
+        }
+        if let Some(url) = get("SWEEP_QUEUE_URL") {
+            let url = url.trim().to_string();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid(
+                    "SWEEP_QUEUE_URL",
+                    &url,
+                    "expected an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)",
+                ));
+            }
+            org.sweep_queue_url = Some(url);
+        }
+        if let Some(value) = get("SWEEP_ACCOUNTS") {
+            org.sweep_accounts =
+                parse_sweep_accounts(&value).map_err(|e| invalid("SWEEP_ACCOUNTS", &value, &e))?;
+            let needs = match (&org.sweep_queue_url, &org.member_role_name) {
+                (None, _) => {
+                    Some("SWEEP_QUEUE_URL (sweeps of other accounts fan out through a queue)")
+                }
+                (_, None) => {
+                    Some("MEMBER_ROLE_NAME (the role to act through in the other accounts)")
+                }
+                _ => None,
+            };
+            if let Some(needs) = needs {
+                return Err(invalid("SWEEP_ACCOUNTS", &value, &format!("needs {needs}")));
+            }
+        }
+        if let Some(value) = get("SWEEP_REGIONS") {
+            org.sweep_regions =
+                parse_regions(&value).map_err(|e| invalid("SWEEP_REGIONS", &value, &e))?;
+            if org.sweep_queue_url.is_none() {
+                return Err(invalid(
+                    "SWEEP_REGIONS",
+                    &value,
+                    "needs SWEEP_QUEUE_URL (sweeps of several regions fan out through a queue)",
+                ));
+            }
+        }
+        Ok(org)
+    }
+}
+
+/// `organization`, or comma-separated 12-digit account ids.
+fn parse_sweep_accounts(text: &str) -> Result<SweepAccounts, String> {
+    if text.trim().eq_ignore_ascii_case("organization") {
+        return Ok(SweepAccounts::Organization);
+    }
+    let mut accounts: Vec<String> = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if part.len() != 12 || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "{part:?} is not an account id (12 digits); expected ids or `organization`"
+            ));
+        }
+        if !accounts.iter().any(|a| a == part) {
+            accounts.push(part.to_string());
+        }
+    }
+    Ok(SweepAccounts::Listed(accounts))
+}
+
+/// Comma-separated region names such as `us-east-1,eu-west-1`.
+fn parse_regions(text: &str) -> Result<Vec<String>, String> {
+    let mut regions: Vec<String> = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut pieces = part.split('-');
+        let well_formed = pieces.clone().count() >= 3
+            && pieces
+                .next()
+                .is_some_and(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_lowercase()))
+            && part
+                .rsplit('-')
+                .next()
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !well_formed {
+            return Err(format!("{part:?} is not a region name such as us-east-1"));
+        }
+        if !regions.iter().any(|r| r == part) {
+            regions.push(part.to_string());
+        }
+    }
+    Ok(regions)
 }
 
 fn invalid(variable: &'static str, value: &str, reason: &str) -> SettingsError {
@@ -344,6 +478,9 @@ mod tests {
             ("REQUIRED_TAGS", "env,env"),
             ("NOTIFICATION_TOPIC_ARN", "my-topic"),
             ("UNDELIVERED_QUEUE_URL", "my-queue"),
+            ("MEMBER_ROLE_NAME", "arn:aws:iam::123456789012:role/x"),
+            ("MEMBER_ROLE_NAME", "path/role"),
+            ("SWEEP_QUEUE_URL", "jobs"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name);
@@ -404,6 +541,73 @@ mod tests {
         let s = settings(&[("ALLOWED_PUBLIC_PORTS", ""), ("DRY_RUN", " ")]).unwrap();
         assert!(s.allowed_public_ports.ranges().is_empty());
         assert!(!s.dry_run);
+    }
+
+    #[test]
+    fn organization_settings_parse_and_say_what_they_need() {
+        let queue = (
+            "SWEEP_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/jobs",
+        );
+        let role = ("MEMBER_ROLE_NAME", "remediation-member");
+        let s = settings(&[
+            queue,
+            role,
+            ("SWEEP_ACCOUNTS", "111111111111, 222222222222,111111111111"),
+            ("SWEEP_REGIONS", "us-east-1,eu-west-1"),
+        ])
+        .unwrap();
+        let org = &s.organization;
+        assert_eq!(org.member_role_name.as_deref(), Some("remediation-member"));
+        assert_eq!(
+            org.sweep_accounts,
+            SweepAccounts::Listed(vec!["111111111111".into(), "222222222222".into()])
+        );
+        assert_eq!(org.sweep_regions, ["us-east-1", "eu-west-1"]);
+        let s = settings(&[queue, role, ("SWEEP_ACCOUNTS", "Organization")]).unwrap();
+        assert_eq!(s.organization.sweep_accounts, SweepAccounts::Organization);
+        // Defaults: single-account, inline sweeps of the own account and region.
+        assert_eq!(
+            settings(&[]).unwrap().organization,
+            OrganizationSettings::default()
+        );
+
+        for (vars, variable, says) in [
+            (
+                vec![queue, role, ("SWEEP_ACCOUNTS", "1234")],
+                "SWEEP_ACCOUNTS",
+                "12 digits",
+            ),
+            (
+                vec![role, ("SWEEP_ACCOUNTS", "111111111111")],
+                "SWEEP_ACCOUNTS",
+                "SWEEP_QUEUE_URL",
+            ),
+            (
+                vec![queue, ("SWEEP_ACCOUNTS", "111111111111")],
+                "SWEEP_ACCOUNTS",
+                "MEMBER_ROLE_NAME",
+            ),
+            (
+                vec![("SWEEP_REGIONS", "us-east-1")],
+                "SWEEP_REGIONS",
+                "SWEEP_QUEUE_URL",
+            ),
+            (
+                vec![queue, ("SWEEP_REGIONS", "virginia")],
+                "SWEEP_REGIONS",
+                "region name",
+            ),
+            (
+                vec![queue, ("SWEEP_REGIONS", "US-EAST-1")],
+                "SWEEP_REGIONS",
+                "region name",
+            ),
+        ] {
+            let err = settings(&vars).unwrap_err();
+            assert_eq!(err.variable, variable, "{vars:?}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::{Settings, SettingsError};
 use crate::invocation::{handle_until, into_response, Deadline, Remediation};
 use crate::notify::Notifier;
+use crate::organization::Organization;
 
 pub use lambda_runtime::Error;
 
@@ -24,6 +25,7 @@ pub trait Function: Sync {
         payload: Value,
         deadline: Deadline,
         notifier: &Notifier,
+        organization: Option<&Organization>,
     ) -> impl Future<Output = Result<Value, Error>> + Send;
 }
 
@@ -34,8 +36,9 @@ impl<R: Remediation> Function for R {
         payload: Value,
         deadline: Deadline,
         notifier: &Notifier,
+        organization: Option<&Organization>,
     ) -> Result<Value, Error> {
-        let result = handle_until(payload, self, notifier, deadline).await;
+        let result = handle_until(payload, self, notifier, organization, deadline).await;
         let report = match &result {
             Ok(report) => report,
             Err(failed) => &failed.report,
@@ -60,6 +63,9 @@ pub fn run<F: Function>(
             let settings = load_settings()?;
             let sdk = load_aws_config().await;
             let notifier = Notifier::from_settings(&sdk, &settings, function);
+            // Organization mode and fanned-out sweeps only: single-account functions start without it.
+            let organization = (settings.organization != Default::default())
+                .then(|| Organization::from_sdk_config(&sdk, &settings.organization, function));
             let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
             let version = std::env::var("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or_default();
             let function = build(&sdk, settings);
@@ -74,7 +80,7 @@ pub fn run<F: Function>(
                     region = %region,
                 );
                 function
-                    .invoke(event.payload, deadline, &notifier)
+                    .invoke(event.payload, deadline, &notifier, organization.as_ref())
                     .instrument(span)
             }))
             .await

@@ -30,6 +30,7 @@ pub mod invocation;
 pub mod lambda;
 pub mod metrics;
 pub mod notify;
+pub mod organization;
 pub mod outcome;
 pub mod s3;
 pub mod security_group;

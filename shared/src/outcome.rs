@@ -83,15 +83,18 @@ pub enum ResourceType {
     S3Account,
     SecurityGroup,
     Ec2Instance,
+    /// A whole member account, when the function could not act in it (organization mode).
+    AwsAccount,
 }
 
 impl ResourceType {
-    pub const ALL: [ResourceType; 5] = [
+    pub const ALL: [ResourceType; 6] = [
         ResourceType::S3Bucket,
         ResourceType::S3Object,
         ResourceType::S3Account,
         ResourceType::SecurityGroup,
         ResourceType::Ec2Instance,
+        ResourceType::AwsAccount,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +104,7 @@ impl ResourceType {
             ResourceType::S3Account => "s3-account",
             ResourceType::SecurityGroup => "security-group",
             ResourceType::Ec2Instance => "ec2-instance",
+            ResourceType::AwsAccount => "aws-account",
         }
     }
 
@@ -112,6 +116,7 @@ impl ResourceType {
             ResourceType::S3Account => "account's S3 Block Public Access",
             ResourceType::SecurityGroup => "security group",
             ResourceType::Ec2Instance => "EC2 instance",
+            ResourceType::AwsAccount => "AWS account",
         }
     }
 }

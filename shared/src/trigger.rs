@@ -12,9 +12,11 @@ use aws_lambda_events::cloudwatch_events::ec2::InstanceStateChange;
 use aws_lambda_events::config::ConfigEvent;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sns::SnsEvent;
+use aws_lambda_events::sqs::SqsEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::organization::SweepJob;
 use crate::shape::{number_field, str_field};
 
 /// Where a trigger came from; the `trigger.source` of a notification.
@@ -55,6 +57,11 @@ pub struct Trigger {
     pub account: String,
     pub region: String,
     pub event: TriggerEvent,
+    /// The account's name, when Organizations told it (organization mode).
+    pub account_name: Option<String>,
+    /// The SQS message it came in, when it came from a queue: a failure fails that message alone
+    /// (`batchItemFailures`), and SQS delivers it again.
+    pub message_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -63,7 +70,11 @@ pub enum TriggerEvent {
     StateChange(StateChange),
     Compliance(ComplianceChange),
     Finding(Finding),
-    Schedule { rule_arns: Vec<String> },
+    Schedule {
+        rule_arns: Vec<String>,
+    },
+    /// One account x region of a fanned-out sweep, from the sweep queue.
+    Job(SweepJob),
     ConfigRule(ConfigRuleInvocation),
 }
 
@@ -145,7 +156,19 @@ impl Ignored {
 impl Trigger {
     /// Whether this is a scheduled sweep (every resource in scope) rather than an event about some.
     pub fn is_sweep(&self) -> bool {
-        matches!(self.event, TriggerEvent::Schedule { .. }) && !self.is_exemption_report()
+        match self.event {
+            TriggerEvent::Schedule { .. } => !self.is_exemption_report(),
+            TriggerEvent::Job(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The sweep job this trigger is, when it came from the sweep queue.
+    pub fn job(&self) -> Option<&SweepJob> {
+        match &self.event {
+            TriggerEvent::Job(job) => Some(job),
+            _ => None,
+        }
     }
 
     /// Whether this is the schedule of the weekly exemption report: a Scheduled Event from a rule
@@ -179,6 +202,16 @@ impl Trigger {
                 "weekly exemption report".to_string()
             }
             TriggerEvent::Schedule { .. } => "scheduled sweep".to_string(),
+            TriggerEvent::Job(job) if job.part == 0 => {
+                format!(
+                    "scheduled sweep of account {} in {}",
+                    job.account, job.region
+                )
+            }
+            TriggerEvent::Job(job) => format!(
+                "scheduled sweep of account {} in {} (continued, part {})",
+                job.account, job.region, job.part
+            ),
             TriggerEvent::ConfigRule(rule) => {
                 let message_type = str_field(&rule.invoking_event, "messageType").unwrap_or("?");
                 format!("Config rule {} invoked ({message_type})", rule.rule_name)
@@ -192,10 +225,14 @@ impl Trigger {
     }
 }
 
-/// Parses a Lambda payload: one event, or an SNS batch whose messages are events.
-/// Returns one entry per event; GuardDuty findings repeated in a batch are kept once (latest update).
+/// Parses a Lambda payload: one event, an SNS batch whose messages are events, or an SQS batch of
+/// sweep jobs (or events). Returns one entry per event; GuardDuty findings repeated in a batch are
+/// kept once (latest update).
 pub fn parse_payload(payload: &Value) -> Vec<Result<Trigger, Ignored>> {
     let parsed = match payload {
+        Value::Object(map) if is_sqs_batch(payload) && map.contains_key("Records") => {
+            parse_sqs_batch(payload)
+        }
         Value::Object(map) if map.contains_key("Records") => parse_sns_batch(payload),
         Value::Object(_) => vec![parse_event(payload)],
         Value::Array(_) => vec![Err(Ignored::new(
@@ -258,6 +295,61 @@ fn parse_sns_batch(payload: &Value) -> Vec<Result<Trigger, Ignored>> {
         .collect()
 }
 
+/// Whether a payload is an SQS batch (its records say `"eventSource": "aws:sqs"`; SNS's say
+/// `"EventSource": "aws:sns"`).
+pub fn is_sqs_batch(payload: &Value) -> bool {
+    payload
+        .get("Records")
+        .and_then(Value::as_array)
+        .and_then(|records| records.first())
+        .and_then(|record| record.get("eventSource"))
+        .and_then(Value::as_str)
+        == Some("aws:sqs")
+}
+
+fn parse_sqs_batch(payload: &Value) -> Vec<Result<Trigger, Ignored>> {
+    let batch: SqsEvent = match serde_json::from_value(payload.clone()) {
+        Ok(batch) => batch,
+        Err(err) => {
+            return vec![Err(Ignored::new(
+                format!("malformed SQS batch: {err}"),
+                None,
+            ))]
+        }
+    };
+    batch
+        .records
+        .iter()
+        .map(|record| {
+            let message_id = record.message_id.as_deref().unwrap_or_default();
+            let body = record.body.as_deref().unwrap_or_default();
+            let mut trigger = match SweepJob::from_body(body) {
+                Some(Ok(job)) => Trigger {
+                    source: Source::Schedule,
+                    event_id: job.sweep_id.clone(),
+                    account: job.account.clone(),
+                    region: job.region.clone(),
+                    account_name: job.account_name.clone(),
+                    message_id: None,
+                    event: TriggerEvent::Job(job),
+                },
+                Some(Err(reason)) => return Err(Ignored::new(reason, Some(message_id))),
+                None => match serde_json::from_str::<Value>(body) {
+                    Ok(event @ Value::Object(_)) => parse_event(&event)?,
+                    _ => {
+                        return Err(Ignored::new(
+                            "SQS message is neither a sweep job nor an event",
+                            Some(message_id),
+                        ))
+                    }
+                },
+            };
+            trigger.message_id = Some(message_id.to_string());
+            Ok(trigger)
+        })
+        .collect()
+}
+
 /// Parses one event object: an EventBridge envelope or a custom Config rule invocation.
 pub fn parse_event(event: &Value) -> Result<Trigger, Ignored> {
     if event.get("detail-type").is_some() {
@@ -313,12 +405,28 @@ fn parse_eventbridge(event: &Value) -> Result<Trigger, Ignored> {
         TriggerEvent::Finding(finding) => finding.id.clone(),
         _ => event_id,
     };
+    // A GuardDuty administrator account receives its members' findings on its own bus, under its own
+    // envelope account; the finding's `accountId` and `region` are where the resource is (GuardDuty
+    // User Guide, "Finding details": the account in which the activity took place).
+    let (account, region) = match &event {
+        TriggerEvent::Finding(_) => (
+            str_field(detail, "accountId")
+                .map(String::from)
+                .unwrap_or(account),
+            str_field(detail, "region")
+                .map(String::from)
+                .unwrap_or(region),
+        ),
+        _ => (account, region),
+    };
     Ok(Trigger {
         source,
         event_id,
         account,
         region,
         event,
+        account_name: None,
+        message_id: None,
     })
 }
 
@@ -588,6 +696,8 @@ fn parse_config_rule(event: &Value) -> Result<Trigger, Ignored> {
             invoking_event,
             rule_parameters,
         }),
+        account_name: None,
+        message_id: None,
     })
 }
 

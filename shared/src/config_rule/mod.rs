@@ -31,6 +31,7 @@ use crate::instance::InstanceActions;
 use crate::invocation::{Deadline, Status};
 use crate::lambda::{Error, Function};
 use crate::notify::Notifier;
+use crate::organization::Organization;
 use crate::s3::{BucketState, S3Actions};
 use crate::security_group::item::references_prefix_list;
 use crate::security_group::SecurityGroupActions;
@@ -407,7 +408,13 @@ impl ConfigRule {
 
 /// Config calls the rule synchronously and retries a failed invocation itself; nothing is notified.
 impl Function for ConfigRule {
-    async fn invoke(&self, payload: Value, _: Deadline, _: &Notifier) -> Result<Value, Error> {
+    async fn invoke(
+        &self,
+        payload: Value,
+        _: Deadline,
+        _: &Notifier,
+        _: Option<&Organization>,
+    ) -> Result<Value, Error> {
         match self.handle(&payload).await {
             Ok(report) => Ok(serde_json::to_value(report)?),
             Err(err) => {

@@ -20,6 +20,7 @@ pub use policy::*;
 pub use targets::{targets_of, InstanceTarget};
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use time::OffsetDateTime;
@@ -29,35 +30,53 @@ use crate::error::{AwsError, ErrorKind};
 use crate::identity::OwnIdentity;
 use crate::invocation::{Remediation, Targets, Unrelated};
 use crate::notify::exemption_report::Exempt;
+use crate::organization::Accounts;
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::{Trigger, TriggerEvent};
 use crate::undo::Restore;
 
 pub struct UntaggedInstances {
-    pub actions: InstanceActions,
+    /// The EC2 client of each account and region it acts in.
+    pub accounts: Accounts<InstanceActions>,
     pub settings: Settings,
-    identity: OwnIdentity,
+    identity: Arc<OwnIdentity>,
     /// The current time (tests pass a fixed clock).
     clock: fn() -> OffsetDateTime,
 }
 
 impl UntaggedInstances {
+    /// The same client for every account and region (tests).
     pub fn new(actions: InstanceActions, settings: Settings, identity: OwnIdentity) -> Self {
         UntaggedInstances {
-            actions,
+            accounts: Accounts::fixed(actions),
+            settings,
+            identity: Arc::new(identity),
+            clock: OffsetDateTime::now_utc,
+        }
+    }
+
+    /// The function as it runs in Lambda: clients and identity from the SDK configuration, in each
+    /// event's account (through the member role in organization mode) and region.
+    pub fn from_sdk_config(sdk: &SdkConfig, settings: Settings) -> Self {
+        let member_role = settings.organization.member_role_name.clone();
+        let identity =
+            Arc::new(OwnIdentity::from_sdk_config(sdk).with_member_role(member_role.clone()));
+        UntaggedInstances {
+            accounts: Accounts::new(
+                sdk,
+                InstanceActions::from_sdk_config,
+                identity.clone(),
+                member_role,
+                "untagged-instance",
+            ),
             settings,
             identity,
             clock: OffsetDateTime::now_utc,
         }
     }
 
-    /// The function as it runs in Lambda: clients and identity from the SDK configuration.
-    pub fn from_sdk_config(sdk: &SdkConfig, settings: Settings) -> Self {
-        UntaggedInstances::new(
-            InstanceActions::from_sdk_config(sdk),
-            settings,
-            OwnIdentity::from_sdk_config(sdk),
-        )
+    async fn actions(&self, trigger: &Trigger) -> Result<Arc<InstanceActions>, AwsError> {
+        self.accounts.get(&trigger.account, &trigger.region).await
     }
 
     pub fn with_clock(mut self, clock: fn() -> OffsetDateTime) -> Self {
@@ -68,6 +87,7 @@ impl UntaggedInstances {
     /// The instances' current state: prefetched by a sweep, or read in as few calls as possible.
     async fn current_states(
         &self,
+        actions: &InstanceActions,
         targets: &[InstanceTarget],
     ) -> Result<HashMap<String, InstanceState>, AwsError> {
         let mut states: HashMap<String, InstanceState> = targets
@@ -81,7 +101,7 @@ impl UntaggedInstances {
             .map(|t| t.instance_id.clone())
             .collect();
         if !to_read.is_empty() {
-            for state in self.actions.instances(&to_read).await? {
+            for state in actions.instances(&to_read).await? {
                 states.insert(state.instance_id.clone(), state);
             }
         }
@@ -89,7 +109,11 @@ impl UntaggedInstances {
     }
 
     /// Applies the plans that change something, batched by kind of change.
-    async fn apply(&self, plans: &[(String, InstancePlan)]) -> PerInstance {
+    async fn apply(
+        &self,
+        actions: &InstanceActions,
+        plans: &[(String, InstancePlan)],
+    ) -> PerInstance {
         let ids_where = |wanted: fn(&InstanceAction) -> bool| -> Vec<String> {
             plans
                 .iter()
@@ -110,7 +134,7 @@ impl UntaggedInstances {
                 }
             )
         });
-        results.extend(self.actions.stop(&to_stop, false).await);
+        results.extend(actions.stop(&to_stop, false).await);
         let to_hibernate = ids_where(|a| {
             matches!(
                 a,
@@ -120,9 +144,9 @@ impl UntaggedInstances {
                 }
             )
         });
-        results.extend(self.actions.stop(&to_hibernate, true).await);
+        results.extend(actions.stop(&to_hibernate, true).await);
         let to_unmark = ids_where(|a| matches!(a, InstanceAction::RemoveMark));
-        results.extend(self.actions.untag(&to_unmark, STOP_AFTER_TAG).await);
+        results.extend(actions.untag(&to_unmark, STOP_AFTER_TAG).await);
         // Deadlines differ by the second at most within one invocation, but tag by value anyway.
         let mut by_deadline: HashMap<&str, Vec<String>> = HashMap::new();
         for (id, plan) in plans {
@@ -134,7 +158,7 @@ impl UntaggedInstances {
             }
         }
         for (deadline, ids) in by_deadline {
-            results.extend(self.actions.tag(&ids, STOP_AFTER_TAG, deadline).await);
+            results.extend(actions.tag(&ids, STOP_AFTER_TAG, deadline).await);
         }
         results
     }
@@ -267,7 +291,7 @@ impl Remediation for UntaggedInstances {
 
     async fn targets(&self, trigger: &Trigger) -> Result<Targets<InstanceTarget>, AwsError> {
         if trigger.is_sweep() {
-            let running = self.actions.running_instances().await?;
+            let running = self.actions(trigger).await?.running_instances().await?;
             return Ok(Targets::Found(
                 running
                     .into_iter()
@@ -314,9 +338,13 @@ impl Remediation for UntaggedInstances {
     async fn remediate_chunk(
         &self,
         targets: &[InstanceTarget],
-        _trigger: &Trigger,
+        trigger: &Trigger,
     ) -> Vec<Result<Outcome, AwsError>> {
-        let states = match self.current_states(targets).await {
+        let actions = match self.actions(trigger).await {
+            Ok(actions) => actions,
+            Err(err) => return targets.iter().map(|_| Err(err.clone())).collect(),
+        };
+        let states = match self.current_states(&actions, targets).await {
             Ok(states) => states,
             Err(err) => return targets.iter().map(|_| Err(err.clone())).collect(),
         };
@@ -330,7 +358,7 @@ impl Remediation for UntaggedInstances {
                 )
             })
             .collect();
-        let applied = self.apply(&plans).await;
+        let applied = self.apply(&actions, &plans).await;
         let plans: HashMap<String, InstancePlan> = plans.into_iter().collect();
         targets
             .iter()
@@ -354,14 +382,18 @@ impl Remediation for UntaggedInstances {
         1000
     }
 
+    async fn foreign(&self, trigger: &Trigger) -> Result<Option<Unrelated>, AwsError> {
+        self.accounts.foreign(&trigger.account).await
+    }
+
     fn resource_of(&self, target: &InstanceTarget) -> (ResourceType, String) {
         (ResourceType::Ec2Instance, target.instance_id.clone())
     }
 
     /// The region's pending and running instances that carry the exemption tag (a stopped one is
     /// nothing the exemption protects from), from the sweep's listing.
-    async fn exempt_resources(&self, _trigger: &Trigger) -> Result<Vec<Exempt>, AwsError> {
-        let running = self.actions.running_instances().await?;
+    async fn exempt_resources(&self, trigger: &Trigger) -> Result<Vec<Exempt>, AwsError> {
+        let running = self.actions(trigger).await?.running_instances().await?;
         Ok(running
             .into_iter()
             .filter_map(|state| {

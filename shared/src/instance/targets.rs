@@ -42,7 +42,7 @@ pub fn targets_of(trigger: &Trigger) -> Result<Vec<String>, Unrelated> {
             "Config rule {} is about {}, not an EC2 instance",
             change.rule_name, change.resource_type
         ))),
-        TriggerEvent::Schedule { .. } => Err(Unrelated::new(
+        TriggerEvent::Schedule { .. } | TriggerEvent::Job(_) => Err(Unrelated::new(
             "scheduled sweeps list the instances themselves",
         )),
         TriggerEvent::Finding(_) | TriggerEvent::ConfigRule(_) => Err(Unrelated::new(format!(

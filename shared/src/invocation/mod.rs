@@ -18,8 +18,10 @@ use serde_json::Value;
 use crate::error::AwsError;
 use crate::notify::exemption_report::Exempt;
 use crate::notify::{Notifier, BATCH_ENTRIES};
+use crate::organization::sweep::{self, Cursor};
+use crate::organization::Organization;
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
-use crate::trigger::{parse_payload, Trigger};
+use crate::trigger::{is_sqs_batch, parse_payload, Trigger};
 
 /// Why an event is not for this function; it is answered `ignored` with this reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +101,15 @@ pub trait Remediation: Sync {
         1
     }
 
+    /// Why an event from the trigger's account is not for this function (single-account mode and
+    /// another account); `None`: it is. By default every account is.
+    fn foreign(
+        &self,
+        _trigger: &Trigger,
+    ) -> impl Future<Output = Result<Option<Unrelated>, AwsError>> + Send {
+        async { Ok(None) }
+    }
+
     /// How a target is named in outcomes (for failures the remediation could not describe itself).
     fn resource_of(&self, target: &Self::Target) -> (ResourceType, String);
 
@@ -109,81 +120,193 @@ pub trait Remediation: Sync {
     ) -> impl Future<Output = Result<Vec<Exempt>, AwsError>> + Send;
 }
 
-/// [`handle_until`] without a deadline.
+/// [`handle_until`] without a deadline or organization mode.
 pub async fn handle<R: Remediation>(
     payload: Value,
     remediation: &R,
     notifier: &Notifier,
 ) -> Result<Report, InvocationError> {
-    handle_until(payload, remediation, notifier, Deadline::none()).await
+    handle_until(payload, remediation, notifier, None, Deadline::none()).await
 }
 
 /// Handles one Lambda payload. Returns an error (so Lambda retries) only when an AWS call failed
 /// transiently, a notification could not be sent, or an event's resources were left unchecked at
 /// the deadline; everything else is in the report. A sweep that runs out of time answers with what
-/// it did and what is left (`unfinished`): the next sweep goes on, a retry would start over.
-/// Every fix is idempotent, so a retry of the whole payload is safe.
+/// it did and what is left (`unfinished`): the next sweep goes on, a retry would start over; a sweep
+/// job from the queue sends its continuation instead. In an SQS batch each message fails alone
+/// (`batchItemFailures`). Every fix is idempotent, so a retry of the whole payload is safe.
 pub async fn handle_until<R: Remediation>(
     payload: Value,
     remediation: &R,
     notifier: &Notifier,
+    organization: Option<&Organization>,
     deadline: Deadline,
 ) -> Result<Report, InvocationError> {
     let mut report = Report::new(notifier.function());
+    if is_sqs_batch(&payload) {
+        report.for_sqs_batch();
+    }
     let mut retry_reasons = Vec::new();
 
     for parsed in parse_payload(&payload) {
-        let trigger = match parsed {
+        let mut trigger = match parsed {
             Ok(trigger) => trigger,
             Err(ignored) => {
                 report.ignored(ignored, None);
                 continue;
             }
         };
+        let run = Run {
+            remediation,
+            notifier,
+            organization,
+            deadline,
+        };
+        let reasons = Box::pin(run.trigger(&mut trigger, &mut report)).await;
+        match (&trigger.message_id, reasons.is_empty()) {
+            (_, true) => {}
+            (Some(message_id), false) => report.retry_message(message_id, &reasons),
+            (None, false) => retry_reasons.extend(reasons),
+        }
+    }
+
+    if retry_reasons.is_empty() {
+        Ok(report)
+    } else {
+        Err(InvocationError {
+            reasons: retry_reasons,
+            report,
+        })
+    }
+}
+
+/// What one invocation works with.
+struct Run<'a, R> {
+    remediation: &'a R,
+    notifier: &'a Notifier,
+    organization: Option<&'a Organization>,
+    deadline: Deadline,
+}
+
+impl<R: Remediation> Run<'_, R> {
+    /// Handles one trigger; returns why it must be tried again (empty: done).
+    async fn trigger(&self, trigger: &mut Trigger, report: &mut Report) -> Vec<String> {
+        let (remediation, notifier, deadline) = (self.remediation, self.notifier, self.deadline);
+        let mut retry_reasons = Vec::new();
         if deadline.is_near() {
-            retry_reasons.extend(report.unfinished(&trigger, Vec::new(), 0));
-            continue;
+            if trigger.job().is_some() {
+                // A job is a message that nothing else will send again: SQS delivers it anew.
+                retry_reasons.push(format!(
+                    "sweep job {} not started before the deadline",
+                    trigger.event_id
+                ));
+            }
+            retry_reasons.extend(report.unfinished(trigger, Vec::new(), 0));
+            return retry_reasons;
+        }
+        match remediation.foreign(trigger).await {
+            Ok(None) => {}
+            Ok(Some(unrelated)) => {
+                report.ignored(trigger.ignored(unrelated.reason), Some(trigger));
+                return retry_reasons;
+            }
+            Err(err) => {
+                retry_reasons.push(err.to_string());
+                return retry_reasons;
+            }
         }
         if trigger.is_exemption_report() {
-            let listed = Box::pin(remediation.exempt_resources(&trigger)).await;
+            let listed = Box::pin(remediation.exempt_resources(trigger)).await;
             let sent = match listed {
                 Ok(exempt) => notifier
-                    .publish_exemption_report(&exempt, &trigger)
+                    .publish_exemption_report(&exempt, trigger)
                     .await
                     .map(|()| exempt.len()),
                 Err(err) => Err(err),
             };
             match sent {
-                Ok(count) => report.exemption_report(count, &trigger),
+                Ok(count) => report.exemption_report(count, trigger),
                 Err(err) if err.is_transient() => retry_reasons.push(err.to_string()),
                 Err(err) => report.listing_failed(
                     format!("could not list the exempt resources: {err}"),
-                    &trigger,
+                    trigger,
                 ),
             }
-            continue;
+            return retry_reasons;
         }
+        if let Some(organization) = self.organization.filter(|o| o.fans_out()) {
+            if trigger.is_sweep() && trigger.job().is_none() {
+                match organization.fan_out(trigger).await {
+                    Ok(jobs) => report.queued(
+                        format!("sweep fanned out: {jobs} job(s), one per account and region"),
+                        trigger,
+                    ),
+                    Err(err) if err.is_transient() => retry_reasons.push(err.to_string()),
+                    Err(err) => report
+                        .listing_failed(format!("could not fan the sweep out: {err}"), trigger),
+                }
+                return retry_reasons;
+            }
+        }
+        // The account's name (organization mode) is asked while the resources are listed.
+        let name = async {
+            match (&trigger.account_name, self.organization) {
+                (None, Some(organization)) => organization.account_name(&trigger.account).await,
+                (name, _) => name.clone(),
+            }
+        };
         // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
-        let targets = match Box::pin(remediation.targets(&trigger)).await {
+        let (name, listed) = tokio::join!(name, Box::pin(remediation.targets(trigger)));
+        trigger.account_name = name;
+        let trigger = &*trigger;
+        let targets = match listed {
             Ok(Targets::Found(targets)) => targets,
             Ok(Targets::Unrelated(unrelated)) => {
-                report.ignored(trigger.ignored(unrelated.reason), Some(&trigger));
-                continue;
+                report.ignored(trigger.ignored(unrelated.reason), Some(trigger));
+                return retry_reasons;
             }
             Err(err) => {
                 tracing::error!(error = %err, event_id = %trigger.event_id, "could not list the resources to check");
                 if err.is_transient() {
                     retry_reasons.push(err.to_string());
+                } else if trigger.is_sweep() {
+                    // A whole account or region out of reach: told once, not retried (a retry
+                    // cannot help; the next sweep tries again).
+                    let outcome = Outcome::new(
+                        OutcomeKind::Failed,
+                        ResourceType::AwsAccount,
+                        &trigger.account,
+                        format!(
+                            "the sweep of {} could not list its resources: {err}",
+                            trigger.region
+                        ),
+                    )
+                    .with_severity(Severity::High);
+                    if let Err(err) = notifier.publish(&outcome, trigger).await {
+                        retry_reasons.push(format!(
+                            "notification for account {}: {err}",
+                            trigger.account
+                        ));
+                    }
+                    report.outcome(outcome, trigger);
                 } else {
                     // No single resource to name, so nothing to notify; the error log and the
                     // response say it, and a retry would fail the same way.
                     report.listing_failed(
                         format!("could not list the resources to check: {err}"),
-                        &trigger,
+                        trigger,
                     );
                 }
-                continue;
+                return retry_reasons;
             }
+        };
+        // A job goes through its account in a fixed order, from where its last run stopped.
+        let targets = match trigger.job() {
+            Some(job) => sweep::in_job_order(job, targets, |t| {
+                let (kind, id) = remediation.resource_of(t);
+                Cursor::at(kind, &id)
+            }),
+            None => targets,
         };
         if targets.is_empty() {
             if trigger.is_sweep() {
@@ -192,10 +315,10 @@ pub async fn handle_until<R: Remediation>(
             } else {
                 report.ignored(
                     trigger.ignored("the event names no resource this function checks"),
-                    Some(&trigger),
+                    Some(trigger),
                 );
             }
-            continue;
+            return retry_reasons;
         }
         tracing::info!(source = %trigger.source, event_id = %trigger.event_id, account = %trigger.account, region = %trigger.region, detail = %trigger.detail(), targets = targets.len(), "trigger accepted");
 
@@ -208,7 +331,7 @@ pub async fn handle_until<R: Remediation>(
             if deadline.is_near() {
                 break;
             }
-            let results = Box::pin(remediation.remediate_chunk(chunk, &trigger)).await;
+            let results = Box::pin(remediation.remediate_chunk(chunk, trigger)).await;
             checked += chunk.len();
             for (target, result) in chunk.iter().zip(results) {
                 let Some(outcome) = settle(remediation, target, result, &mut retry_reasons) else {
@@ -240,34 +363,59 @@ pub async fn handle_until<R: Remediation>(
                 } else if trigger.is_sweep() && outcome.outcome.is_digested_by_sweep() {
                     digest.push(outcome.clone());
                 }
-                report.outcome(outcome, &trigger);
+                report.outcome(outcome, trigger);
             }
             // An event's messages go out with its chunk; a sweep's ten at a time (one PublishBatch).
             if !trigger.is_sweep() || to_notify.len() >= BATCH_ENTRIES {
-                publish_waiting(notifier, &mut to_notify, &trigger, &mut retry_reasons).await;
+                publish_waiting(notifier, &mut to_notify, trigger, &mut retry_reasons).await;
             }
         }
-        publish_waiting(notifier, &mut to_notify, &trigger, &mut retry_reasons).await;
-        if let Err(err) = notifier.publish_digest(&digest, &trigger).await {
+        publish_waiting(notifier, &mut to_notify, trigger, &mut retry_reasons).await;
+        if let Err(err) = notifier.publish_digest(&digest, trigger).await {
             tracing::error!(error = %err, resources = digest.len(), "digest notification failed");
             retry_reasons.push(format!("digest of {} resources: {err}", digest.len()));
         }
         if checked < targets.len() {
-            let left: Vec<String> = targets[checked..]
-                .iter()
-                .map(|target| remediation.resource_of(target).1)
-                .collect();
-            retry_reasons.extend(report.unfinished(&trigger, left, checked));
+            match (trigger.job(), self.organization) {
+                (Some(job), Some(organization)) if retry_reasons.is_empty() => {
+                    let last = checked
+                        .checked_sub(1)
+                        .map(|i| remediation.resource_of(&targets[i]));
+                    let next = job.continuation(
+                        last.as_ref()
+                            .map(|(kind, id)| Cursor::at(*kind, id))
+                            .or_else(|| job.after.clone()),
+                    );
+                    match organization.continue_with(&next).await {
+                        Ok(()) => report.queued(
+                            format!(
+                                "the deadline was near: {checked} of {} resources checked; the job goes on as part {} after {}",
+                                targets.len(),
+                                next.part,
+                                last.map(|(_, id)| id).unwrap_or_else(|| "the start".into())
+                            ),
+                            trigger,
+                        ),
+                        Err(err) => retry_reasons.push(format!("continuation of the sweep job: {err}")),
+                    }
+                }
+                // A job that failed part way is delivered again whole (every fix is idempotent).
+                (Some(_), _) => retry_reasons.push(format!(
+                    "sweep job {}: {} of {} resources not checked",
+                    trigger.event_id,
+                    targets.len() - checked,
+                    targets.len()
+                )),
+                (None, _) => {
+                    let left: Vec<String> = targets[checked..]
+                        .iter()
+                        .map(|target| remediation.resource_of(target).1)
+                        .collect();
+                    retry_reasons.extend(report.unfinished(trigger, left, checked));
+                }
+            }
         }
-    }
-
-    if retry_reasons.is_empty() {
-        Ok(report)
-    } else {
-        Err(InvocationError {
-            reasons: retry_reasons,
-            report,
-        })
+        retry_reasons
     }
 }
 

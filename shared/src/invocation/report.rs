@@ -4,6 +4,7 @@ use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use aws_lambda_events::sqs::BatchItemFailure;
 use serde::{Serialize, Serializer};
 
 use crate::outcome::{Outcome, OutcomeKind, ResourceType};
@@ -35,6 +36,8 @@ pub enum ReportOutcome {
     Unfinished,
     /// The weekly exemption report was sent (the line says how many it lists).
     Reported,
+    /// Sweep jobs were put on the sweep queue: a sweep fanned out, or a job's continuation.
+    Queued,
 }
 
 impl ReportOutcome {
@@ -44,6 +47,7 @@ impl ReportOutcome {
             ReportOutcome::Ignored => "ignored",
             ReportOutcome::Unfinished => "unfinished",
             ReportOutcome::Reported => "reported",
+            ReportOutcome::Queued => "queued",
         }
     }
 }
@@ -122,6 +126,10 @@ pub struct Report {
     pub status: Status,
     pub summary: BTreeMap<ReportOutcome, usize>,
     pub results: Vec<ReportEntry>,
+    /// An SQS batch only: the messages to deliver again, each failed alone (Lambda's partial batch
+    /// response, with `ReportBatchItemFailures` on the event source mapping).
+    #[serde(rename = "batchItemFailures", skip_serializing_if = "Option::is_none")]
+    pub batch_item_failures: Option<Vec<BatchItemFailure>>,
 }
 
 impl Report {
@@ -131,7 +139,33 @@ impl Report {
             status: Status::Ignored,
             summary: BTreeMap::new(),
             results: Vec::new(),
+            batch_item_failures: None,
         }
+    }
+
+    /// Answers an SQS batch: every message succeeds unless [`Report::retry_message`] fails it.
+    pub(super) fn for_sqs_batch(&mut self) {
+        self.batch_item_failures = Some(Vec::new());
+    }
+
+    /// Fails one SQS message, so that SQS delivers it again after its visibility timeout.
+    pub(super) fn retry_message(&mut self, message_id: &str, reasons: &[String]) {
+        tracing::warn!(message_id, reasons = %reasons.join("; "), "queue message fails and will be delivered again");
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = message_id.to_string();
+        self.batch_item_failures
+            .get_or_insert_with(Vec::new)
+            .push(failure);
+    }
+
+    /// Sweep jobs put on the queue (a fan-out or a continuation), and why.
+    pub(super) fn queued(&mut self, reason: String, trigger: &Trigger) {
+        tracing::info!(event_id = %trigger.event_id, "{reason}");
+        self.push(ReportEntry::about_event(
+            ReportOutcome::Queued,
+            reason,
+            Some(trigger),
+        ));
     }
 
     fn count(&mut self, outcome: ReportOutcome) {
@@ -139,8 +173,10 @@ impl Report {
         match outcome {
             ReportOutcome::Ignored => {}
             ReportOutcome::Unfinished => self.status = Status::Unfinished,
-            ReportOutcome::Reported if self.status == Status::Ignored => self.status = Status::Done,
-            ReportOutcome::Reported => {}
+            ReportOutcome::Reported | ReportOutcome::Queued if self.status == Status::Ignored => {
+                self.status = Status::Done
+            }
+            ReportOutcome::Reported | ReportOutcome::Queued => {}
             ReportOutcome::Resource(_) if self.status == Status::Ignored => {
                 self.status = Status::Done
             }

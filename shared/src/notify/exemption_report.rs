@@ -153,6 +153,8 @@ mod tests {
             account: "123456789012".into(),
             region: "eu-west-1".into(),
             event: TriggerEvent::Schedule { rule_arns: vec![] },
+            account_name: None,
+            message_id: None,
         }
     }
 

@@ -18,6 +18,9 @@ pub struct Document {
     pub resource_type: ResourceType,
     pub resource_id: String,
     pub account: String,
+    /// The account's name in AWS Organizations, when it could be read (organization mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
     pub region: String,
     pub reason: String,
     pub changes: Vec<String>,
@@ -45,6 +48,8 @@ pub struct DigestDocument {
     pub function: String,
     pub outcome: OutcomeKind,
     pub account: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
     pub region: String,
     pub digest: Digest,
     pub trigger: TriggerRef,
@@ -93,6 +98,7 @@ impl Message {
             resource_type: outcome.resource_type,
             resource_id: outcome.resource_id.clone(),
             account: trigger.account.clone(),
+            account_name: trigger.account_name.clone(),
             region: trigger.region.clone(),
             reason: outcome.reason.clone(),
             changes: outcome.changes.clone(),
@@ -150,6 +156,7 @@ impl Message {
             function: function.to_string(),
             outcome: kind,
             account: trigger.account.clone(),
+            account_name: trigger.account_name.clone(),
             region: trigger.region.clone(),
             digest: Digest {
                 count: outcomes.len(),
@@ -175,10 +182,10 @@ impl Message {
             .map(|o| o.severity)
             .max()
             .unwrap_or(crate::outcome::Severity::Medium);
-        let place = format!(
-            "account {}, {}",
-            or_unknown(&document.account),
-            or_unknown(&document.region)
+        let place = place(
+            &document.account,
+            document.account_name.as_deref(),
+            &document.region,
         );
         let count = outcomes.len();
         let (headline, what) = match kind {
@@ -304,11 +311,7 @@ fn human_text(
 ) -> String {
     let noun = outcome.resource_type.noun();
     let id = &outcome.resource_id;
-    let place = format!(
-        "account {}, {}",
-        or_unknown(&doc.account),
-        or_unknown(&doc.region)
-    );
+    let place = place(&doc.account, doc.account_name.as_deref(), &doc.region);
     let headline = match outcome.outcome {
         OutcomeKind::Remediated => format!("Fixed {noun} {id} ({place})."),
         OutcomeKind::DryRun => format!(
@@ -368,6 +371,18 @@ fn human_text(
     text
 }
 
+/// `account 111111111111 (payments-prod), eu-west-1`: where the resource is, as a person reads it.
+fn place(account: &str, name: Option<&str>, region: &str) -> String {
+    match name.filter(|n| !n.is_empty()) {
+        Some(name) => format!(
+            "account {} ({name}), {}",
+            or_unknown(account),
+            or_unknown(region)
+        ),
+        None => format!("account {}, {}", or_unknown(account), or_unknown(region)),
+    }
+}
+
 fn or_unknown(value: &str) -> &str {
     if value.is_empty() {
         "unknown"
@@ -390,6 +405,8 @@ mod tests {
             account: "123456789012".into(),
             region: "us-east-1".into(),
             event: TriggerEvent::Schedule { rule_arns: vec![] },
+            account_name: None,
+            message_id: None,
         }
     }
 

@@ -352,6 +352,8 @@ mod tests {
             account: "123456789012".into(),
             region: "us-east-1".into(),
             event: TriggerEvent::Schedule { rule_arns: vec![] },
+            account_name: None,
+            message_id: None,
         }
     }
 

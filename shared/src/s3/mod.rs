@@ -21,13 +21,17 @@ pub use aws::{S3Actions, ACLS_DISABLED, IAM_ACTIONS};
 pub use policy::*;
 pub use targets::{request_grants_public_access, targets_of, S3Target};
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 
 use crate::config::{BlockPublicAccessMode, Settings};
 use crate::error::AwsError;
 use crate::exemption;
-use crate::invocation::{Remediation, Targets};
+use crate::identity::OwnIdentity;
+use crate::invocation::{Remediation, Targets, Unrelated};
 use crate::notify::exemption_report::Exempt;
+use crate::organization::Accounts;
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::Trigger;
 
@@ -36,25 +40,44 @@ const ACLS_DISABLED_CHANGE: &str =
     "ACLs are disabled on the bucket (Object Ownership: bucket owner enforced), so its public grants no longer apply";
 
 pub struct S3PublicAccess {
-    pub actions: S3Actions,
+    /// The S3 and S3 Control clients of each account and region it acts in.
+    pub accounts: Accounts<S3Actions>,
     pub settings: Settings,
-    /// The region whose buckets a sweep checks.
+    /// The region whose buckets a sweep checks when the event names none.
     pub region: Option<String>,
 }
 
 impl S3PublicAccess {
+    /// The same clients for every account and region (tests).
     pub fn new(actions: S3Actions, settings: Settings, region: Option<String>) -> Self {
         S3PublicAccess {
-            actions,
+            accounts: Accounts::fixed(actions),
             settings,
             region,
         }
     }
 
-    /// The function as it runs in Lambda: clients from the SDK configuration, sweeps in its region.
+    /// The function as it runs in Lambda: clients from the SDK configuration, in each event's account
+    /// (through the member role in organization mode) and region.
     pub fn from_sdk_config(sdk: &SdkConfig, settings: Settings) -> Self {
         let region = sdk.region().map(|r| r.to_string());
-        S3PublicAccess::new(S3Actions::from_sdk_config(sdk), settings, region)
+        let member_role = settings.organization.member_role_name.clone();
+        let identity = Arc::new(OwnIdentity::from_sdk_config(sdk));
+        S3PublicAccess {
+            accounts: Accounts::new(
+                sdk,
+                S3Actions::from_sdk_config,
+                identity,
+                member_role,
+                "s3-public-access",
+            ),
+            settings,
+            region,
+        }
+    }
+
+    async fn actions(&self, trigger: &Trigger) -> Result<Arc<S3Actions>, AwsError> {
+        self.accounts.get(&trigger.account, &trigger.region).await
     }
 
     fn always(&self) -> bool {
@@ -63,11 +86,10 @@ impl S3PublicAccess {
 
     /// Every bucket of the region (a sweep, or a change to the account's settings).
     async fn buckets(&self, trigger: &Trigger) -> Result<Vec<S3Target>, AwsError> {
-        let region = self
-            .region
-            .as_deref()
-            .or(Some(trigger.region.as_str()).filter(|r| !r.is_empty()));
-        let buckets = self.actions.list_buckets(region).await?;
+        let region = Some(trigger.region.as_str())
+            .filter(|r| !r.is_empty())
+            .or(self.region.as_deref());
+        let buckets = self.actions(trigger).await?.list_buckets(region).await?;
         Ok(buckets.into_iter().map(S3Target::Bucket).collect())
     }
 
@@ -87,11 +109,16 @@ impl S3PublicAccess {
         )
     }
 
-    async fn remediate_bucket(&self, bucket: &str, account: &str) -> Result<Outcome, AwsError> {
+    async fn remediate_bucket(
+        &self,
+        actions: &S3Actions,
+        bucket: &str,
+        account: &str,
+    ) -> Result<Outcome, AwsError> {
         let outcome = |kind, reason: String| {
             Outcome::new(kind, ResourceType::S3Bucket, bucket, reason).with_severity(Severity::High)
         };
-        let (state, tags) = self.actions.bucket_state(bucket, account).await?;
+        let (state, tags) = actions.bucket_state(bucket, account).await?;
         let plan = plan_bucket(&state, &self.settings);
         if plan.is_compliant() {
             return Ok(outcome(OutcomeKind::Compliant, compliant_reason(&state)));
@@ -124,7 +151,7 @@ impl S3PublicAccess {
                 owner: state.acl.owner.clone(),
                 grants: plan.acl.kept.clone(),
             };
-            match self.actions.put_bucket_acl(bucket, &fixed).await {
+            match actions.put_bucket_acl(bucket, &fixed).await {
                 Ok(()) => {
                     done.extend(plan.acl.changes());
                     fix.acl = Some(fixed);
@@ -137,12 +164,10 @@ impl S3PublicAccess {
         }
         let rewritten = match &plan.policy_rewrite {
             Some(PolicyRewrite::Put(text)) => Some((
-                self.actions.put_bucket_policy(bucket, text).await,
+                actions.put_bucket_policy(bucket, text).await,
                 Some(text.clone()),
             )),
-            Some(PolicyRewrite::Delete) => {
-                Some((self.actions.delete_bucket_policy(bucket).await, None))
-            }
+            Some(PolicyRewrite::Delete) => Some((actions.delete_bucket_policy(bucket).await, None)),
             None => None,
         };
         match rewritten {
@@ -154,7 +179,7 @@ impl S3PublicAccess {
             None => {}
         }
         if plan.enable_block_public_access {
-            match self.actions.block_public_access(bucket).await {
+            match actions.block_public_access(bucket).await {
                 Ok(()) => {
                     done.push(BLOCK_PUBLIC_ACCESS_CHANGE.to_string());
                     fix.block_public_access = true;
@@ -174,7 +199,7 @@ impl S3PublicAccess {
         // Without Block Public Access only S3 can say whether the rewritten policy is private.
         if plan.public_policy.is_some()
             && !plan.enable_block_public_access
-            && self.actions.policy_is_public(bucket).await?
+            && actions.policy_is_public(bucket).await?
         {
             return Ok(outcome(
                 OutcomeKind::Failed,
@@ -188,15 +213,20 @@ impl S3PublicAccess {
             .with_restore(restore))
     }
 
-    async fn remediate_object(&self, bucket: &str, key: &str) -> Result<Outcome, AwsError> {
+    async fn remediate_object(
+        &self,
+        actions: &S3Actions,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Outcome, AwsError> {
         let id = format!("{bucket}/{key}");
         let outcome = |kind, reason: String| {
             Outcome::new(kind, ResourceType::S3Object, &id, reason).with_severity(Severity::High)
         };
         let (acl, block, tags) = tokio::try_join!(
-            self.actions.object_acl(bucket, key),
-            self.actions.public_access_block(bucket),
-            self.actions.bucket_tags(bucket),
+            actions.object_acl(bucket, key),
+            actions.public_access_block(bucket),
+            actions.bucket_tags(bucket),
         )?;
         let plan = plan_acl(&acl.grants);
         if plan.is_compliant() {
@@ -224,7 +254,7 @@ impl S3PublicAccess {
             owner: acl.owner.clone(),
             grants: plan.kept.clone(),
         };
-        let (mut done, rewritten) = match self.actions.put_object_acl(bucket, key, &fixed).await {
+        let (mut done, rewritten) = match actions.put_object_acl(bucket, key, &fixed).await {
             Ok(()) => (plan.changes(), Some(&fixed)),
             Err(err) if err.has_code(ACLS_DISABLED) => {
                 (vec![ACLS_DISABLED_CHANGE.to_string()], None)
@@ -233,7 +263,7 @@ impl S3PublicAccess {
         };
         let restore = |blocked| undo::object(bucket, key, &acl, rewritten, block.as_ref(), blocked);
         if block_public_access {
-            match self.actions.block_public_access(bucket).await {
+            match actions.block_public_access(bucket).await {
                 Ok(()) => done.push(block_change),
                 // The grants are gone; say plainly that the second step did not happen.
                 Err(err) => {
@@ -257,6 +287,7 @@ impl S3PublicAccess {
     /// bucket (or the account) ignores public ACLs. Nothing exists yet to rewrite.
     async fn remediate_upload(
         &self,
+        actions: &S3Actions,
         bucket: &str,
         key: &str,
         account: &str,
@@ -266,9 +297,9 @@ impl S3PublicAccess {
             Outcome::new(kind, ResourceType::S3Object, &id, reason).with_severity(Severity::High)
         };
         let (block, account_block, tags) = tokio::try_join!(
-            self.actions.public_access_block(bucket),
-            self.actions.account_public_access_block(account),
-            self.actions.bucket_tags(bucket),
+            actions.public_access_block(bucket),
+            actions.account_public_access_block(account),
+            actions.bucket_tags(bucket),
         )?;
         if BlockPublicAccess::combined(block.as_ref(), account_block.as_ref()).ignore_public_acls {
             return Ok(outcome(
@@ -291,7 +322,7 @@ impl S3PublicAccess {
         if self.settings.dry_run {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(vec![change]));
         }
-        match self.actions.block_public_access(bucket).await {
+        match actions.block_public_access(bucket).await {
             Ok(()) => Ok(outcome(OutcomeKind::Remediated, reason)
                 .with_changes(vec![change])
                 .with_restore(undo::bucket_block_public_access(bucket, block.as_ref()))),
@@ -301,12 +332,16 @@ impl S3PublicAccess {
         }
     }
 
-    async fn remediate_account(&self, account: &str) -> Result<Outcome, AwsError> {
+    async fn remediate_account(
+        &self,
+        actions: &S3Actions,
+        account: &str,
+    ) -> Result<Outcome, AwsError> {
         let outcome = |kind, reason: String| {
             Outcome::new(kind, ResourceType::S3Account, account, reason)
                 .with_severity(Severity::High)
         };
-        let current = self.actions.account_public_access_block(account).await?;
+        let current = actions.account_public_access_block(account).await?;
         let Some(reason) = plan_account(current.as_ref(), &self.settings) else {
             return Ok(outcome(
                 OutcomeKind::Compliant,
@@ -317,7 +352,7 @@ impl S3PublicAccess {
         if self.settings.dry_run {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(change));
         }
-        match self.actions.block_account_public_access(account).await {
+        match actions.block_account_public_access(account).await {
             Ok(()) => Ok(outcome(OutcomeKind::Remediated, reason)
                 .with_changes(change)
                 .with_restore(undo::account_block_public_access(account, current.as_ref()))),
@@ -377,14 +412,23 @@ impl Remediation for S3PublicAccess {
     }
 
     async fn remediate(&self, target: &S3Target, trigger: &Trigger) -> Result<Outcome, AwsError> {
+        let actions = self.actions(trigger).await?;
         match target {
-            S3Target::Bucket(bucket) => self.remediate_bucket(bucket, &trigger.account).await,
-            S3Target::Object { bucket, key } => self.remediate_object(bucket, key).await,
-            S3Target::Upload { bucket, key } => {
-                self.remediate_upload(bucket, key, &trigger.account).await
+            S3Target::Bucket(bucket) => {
+                self.remediate_bucket(&actions, bucket, &trigger.account)
+                    .await
             }
-            S3Target::Account(account) => self.remediate_account(account).await,
+            S3Target::Object { bucket, key } => self.remediate_object(&actions, bucket, key).await,
+            S3Target::Upload { bucket, key } => {
+                self.remediate_upload(&actions, bucket, key, &trigger.account)
+                    .await
+            }
+            S3Target::Account(account) => self.remediate_account(&actions, account).await,
         }
+    }
+
+    async fn foreign(&self, trigger: &Trigger) -> Result<Option<Unrelated>, AwsError> {
+        self.accounts.foreign(&trigger.account).await
     }
 
     fn resource_of(&self, target: &S3Target) -> (ResourceType, String) {
@@ -399,12 +443,13 @@ impl Remediation for S3PublicAccess {
 
     /// The region's buckets that carry the exemption tag: one tag read per bucket.
     async fn exempt_resources(&self, trigger: &Trigger) -> Result<Vec<Exempt>, AwsError> {
+        let actions = self.actions(trigger).await?;
         let mut exempt = Vec::new();
         for target in self.buckets(trigger).await? {
             let S3Target::Bucket(bucket) = target else {
                 continue;
             };
-            let tags = match self.actions.bucket_tags(&bucket).await {
+            let tags = match actions.bucket_tags(&bucket).await {
                 Ok(tags) => tags,
                 // Deleted since it was listed.
                 Err(err) if err.is_not_found() => continue,

@@ -83,7 +83,7 @@ pub fn targets_of(trigger: &Trigger) -> Result<Vec<S3Target>, Unrelated> {
                 .map(S3Target::Bucket)
                 .collect())
         }
-        TriggerEvent::Schedule { .. } => Err(Unrelated::new(
+        TriggerEvent::Schedule { .. } | TriggerEvent::Job(_) => Err(Unrelated::new(
             "scheduled sweeps list the buckets themselves",
         )),
         TriggerEvent::StateChange(_) | TriggerEvent::ConfigRule(_) => Err(Unrelated::new(format!(

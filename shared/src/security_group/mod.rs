@@ -18,6 +18,8 @@ pub use aws::{SecurityGroupActions, IAM_ACTIONS};
 pub use policy::*;
 pub use targets::{changed_prefix_list, targets_of, GroupTarget};
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 
 use crate::config::Settings;
@@ -26,31 +28,48 @@ use crate::exemption;
 use crate::identity::OwnIdentity;
 use crate::invocation::{Remediation, Targets, Unrelated};
 use crate::notify::exemption_report::Exempt;
+use crate::organization::Accounts;
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
 use crate::trigger::{Trigger, TriggerEvent};
 
 pub struct OpenSecurityGroup {
-    pub actions: SecurityGroupActions,
+    /// The EC2 client of each account and region it acts in.
+    pub accounts: Accounts<SecurityGroupActions>,
     pub settings: Settings,
-    identity: OwnIdentity,
+    identity: Arc<OwnIdentity>,
 }
 
 impl OpenSecurityGroup {
+    /// The same client for every account and region (tests).
     pub fn new(actions: SecurityGroupActions, settings: Settings, identity: OwnIdentity) -> Self {
         OpenSecurityGroup {
-            actions,
+            accounts: Accounts::fixed(actions),
+            settings,
+            identity: Arc::new(identity),
+        }
+    }
+
+    /// The function as it runs in Lambda: clients and identity from the SDK configuration, in each
+    /// event's account (through the member role in organization mode) and region.
+    pub fn from_sdk_config(sdk: &SdkConfig, settings: Settings) -> Self {
+        let member_role = settings.organization.member_role_name.clone();
+        let identity =
+            Arc::new(OwnIdentity::from_sdk_config(sdk).with_member_role(member_role.clone()));
+        OpenSecurityGroup {
+            accounts: Accounts::new(
+                sdk,
+                SecurityGroupActions::from_sdk_config,
+                identity.clone(),
+                member_role,
+                "open-security-group",
+            ),
             settings,
             identity,
         }
     }
 
-    /// The function as it runs in Lambda: clients and identity from the SDK configuration.
-    pub fn from_sdk_config(sdk: &SdkConfig, settings: Settings) -> Self {
-        OpenSecurityGroup::new(
-            SecurityGroupActions::from_sdk_config(sdk),
-            settings,
-            OwnIdentity::from_sdk_config(sdk),
-        )
+    async fn actions(&self, trigger: &Trigger) -> Result<Arc<SecurityGroupActions>, AwsError> {
+        self.accounts.get(&trigger.account, &trigger.region).await
     }
 }
 
@@ -87,6 +106,7 @@ impl OpenSecurityGroup {
     /// ranges try the freed slots; whatever finds none is closed with the internet, and named.
     async fn narrow_in_place(
         &self,
+        actions: &SecurityGroupActions,
         group_id: &str,
         plan: &GroupPlan,
     ) -> Result<InPlaceFix, AwsError> {
@@ -98,7 +118,7 @@ impl OpenSecurityGroup {
         let mut revoked = Vec::new();
         let mut added = Vec::new();
         let rule = |id: &str| plan.revoke.iter().find(|r| r.rule_id == id);
-        match self.actions.rewrite(group_id, &in_place.rewrite).await {
+        match actions.rewrite(group_id, &in_place.rewrite).await {
             Ok(()) => {
                 changes.extend(in_place.rewrite.iter().map(|(id, reopen)| {
                     let was = rule(id).map(ToString::to_string).unwrap_or_default();
@@ -117,7 +137,7 @@ impl OpenSecurityGroup {
             }
         }
         if !revoke.is_empty() {
-            match self.actions.revoke(group_id, &revoke).await {
+            match actions.revoke(group_id, &revoke).await {
                 Ok(()) => {
                     changes.extend(
                         revoke
@@ -141,7 +161,7 @@ impl OpenSecurityGroup {
             }
         }
         if !reopen_after.is_empty() {
-            match self.actions.authorize(group_id, &reopen_after).await {
+            match actions.authorize(group_id, &reopen_after).await {
                 Ok(()) => {
                     changes.extend(
                         reopen_after
@@ -180,7 +200,7 @@ impl Remediation for OpenSecurityGroup {
         let changed_list = changed_prefix_list(trigger);
         if trigger.is_sweep() || changed_list.is_some() {
             // A changed prefix list: every group that uses it, found in the same two listings.
-            let groups = self.actions.all_groups().await?;
+            let groups = self.actions(trigger).await?.all_groups().await?;
             let found: Vec<GroupTarget> = groups
                 .into_iter()
                 .filter(|(_, state)| {
@@ -214,12 +234,13 @@ impl Remediation for OpenSecurityGroup {
     async fn remediate(
         &self,
         target: &GroupTarget,
-        _trigger: &Trigger,
+        trigger: &Trigger,
     ) -> Result<Outcome, AwsError> {
+        let actions = self.actions(trigger).await?;
         let group_id = target.group_id.as_str();
         let state = match &target.prefetched {
             Some(state) => state.clone(),
-            None => self.actions.group_state(group_id).await?,
+            None => actions.group_state(group_id).await?,
         };
         let allowed = &self.settings.allowed_public_ports;
         let plan = plan_group(&state.ingress, allowed, &target.focus_ports);
@@ -250,12 +271,12 @@ impl Remediation for OpenSecurityGroup {
 
         // Re-open allowed ports first, so web traffic never stops; then revoke.
         if !plan.reopen.is_empty() {
-            match self.actions.authorize(group_id, &plan.reopen).await {
+            match actions.authorize(group_id, &plan.reopen).await {
                 Ok(()) => {}
                 Err(err) if err.is_transient() || err.is_not_found() => return Err(err),
                 // No free slot for the allowed ports: narrow the broad rules where they stand.
                 Err(err) if err.has_code(RULES_QUOTA_EXCEEDED) => {
-                    let fixed = self.narrow_in_place(group_id, &plan).await?;
+                    let fixed = self.narrow_in_place(&actions, group_id, &plan).await?;
                     let revoked: Vec<IngressRule> = plan
                         .revoke
                         .iter()
@@ -290,7 +311,7 @@ impl Remediation for OpenSecurityGroup {
             .map(|reopen| format!("re-opened {reopen} (allowed port, kept open)"))
             .collect();
         let rule_ids: Vec<String> = plan.revoke.iter().map(|r| r.rule_id.clone()).collect();
-        match self.actions.revoke(group_id, &rule_ids).await {
+        match actions.revoke(group_id, &rule_ids).await {
             Ok(()) => {}
             Err(err) if err.is_transient() || err.is_not_found() => return Err(err),
             Err(err) => {
@@ -319,13 +340,17 @@ impl Remediation for OpenSecurityGroup {
             )))
     }
 
+    async fn foreign(&self, trigger: &Trigger) -> Result<Option<Unrelated>, AwsError> {
+        self.accounts.foreign(&trigger.account).await
+    }
+
     fn resource_of(&self, target: &GroupTarget) -> (ResourceType, String) {
         (ResourceType::SecurityGroup, target.group_id.clone())
     }
 
     /// The region's groups that carry the exemption tag, from the sweep's two listings.
-    async fn exempt_resources(&self, _trigger: &Trigger) -> Result<Vec<Exempt>, AwsError> {
-        let groups = self.actions.all_groups().await?;
+    async fn exempt_resources(&self, trigger: &Trigger) -> Result<Vec<Exempt>, AwsError> {
+        let groups = self.actions(trigger).await?.all_groups().await?;
         Ok(groups
             .into_iter()
             .filter_map(|(id, state)| {

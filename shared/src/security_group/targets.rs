@@ -75,7 +75,7 @@ pub fn targets_of(trigger: &Trigger) -> Result<Vec<GroupTarget>, Unrelated> {
                 })
                 .collect())
         }
-        TriggerEvent::Schedule { .. } => Err(Unrelated::new(
+        TriggerEvent::Schedule { .. } | TriggerEvent::Job(_) => Err(Unrelated::new(
             "scheduled sweeps list the groups themselves",
         )),
         TriggerEvent::StateChange(_) | TriggerEvent::ConfigRule(_) => Err(Unrelated::new(format!(

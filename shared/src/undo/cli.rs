@@ -239,6 +239,8 @@ fn warning(request: &Request) -> String {
             "deploy with BlockPublicAccess=true (account settings are enforced only under always)"
                 .to_string()
         }
+        // Never in a restore: nothing is changed in an account the function could not reach.
+        ResourceType::AwsAccount => "nothing to exempt".to_string(),
     };
     format!(
         "Note: {} will fix it again on its next event or sweep (these calls are events too) unless it is exempt: {how}",
