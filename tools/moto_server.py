@@ -19,6 +19,10 @@ answers the next 2 calls of that query-protocol operation (EC2, SNS, STS) with t
 passing them to moto; "times": -1 means every call. S3's ACL writes (PutBucketAcl, PutObjectAcl: a PUT
 with the `acl` sub-resource, path-style) can be failed the same way, for what moto does not model, such as
 a bucket whose Object Ownership disables ACLs (AccessControlListNotSupported). GET /_rig/faults tells how many calls each fault answered.
+A fault may also name request parameters it applies to, `"match": {"RoleArn": "222222222222"}` (each value a
+substring of that form parameter: an AssumeRole refused for one account only, as a member account without the
+role answers AccessDenied), and may slow calls down instead of failing them: `"delay_ms": 300` without a `code`
+passes the call to moto after that pause (a slow account, to make a sweep job run out of time).
 Usage: python tools/moto_server.py [moto_server arguments, e.g. -H 127.0.0.1 -p 5000]
 """
 
@@ -124,11 +128,14 @@ def _dispatch_with_faults(self, environ, start_response):
         action, form = _query_request(environ)
         action = action or _s3_acl_write(environ)
         with _faults_lock:
-            fault = next((f for f in _faults if f["operation"] == action and f["times"] != 0), None)
+            fault = next((f for f in _faults if f["operation"] == action and f["times"] != 0
+                          and all(v in form.get(k, [""])[0] for k, v in f.get("match", {}).items())), None)
             if fault is not None:
                 fault["times"] -= 1 if fault["times"] > 0 else 0
                 fault["hits"] += 1
-        if fault is not None:
+        if fault is not None and "code" not in fault:
+            time.sleep(fault.get("delay_ms", 0) / 1000)
+        elif fault is not None:
             body = _error_body(fault, action, form).encode()
             status = fault.get("status", 400)
             start_response(f"{status} Injected", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])

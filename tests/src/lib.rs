@@ -7,6 +7,7 @@ pub mod config_stub;
 pub mod ec2;
 pub mod emulator;
 pub mod moto;
+pub mod organization;
 pub mod s3;
 
 use std::path::PathBuf;
@@ -148,16 +149,27 @@ pub struct Aws {
     pub s3_actions: remediation::s3::S3Actions,
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub organizations: aws_sdk_organizations::Client,
 }
 
 impl Aws {
     pub async fn new(endpoint: &str) -> Aws {
+        let credentials =
+            aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "tests");
+        Aws::with_credentials(endpoint, REGION, credentials).await
+    }
+
+    /// Clients in `region` with `credentials` (moto acts in the account the credentials belong to).
+    pub async fn with_credentials(
+        endpoint: &str,
+        region: &str,
+        credentials: aws_sdk_s3::config::Credentials,
+    ) -> Aws {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(endpoint)
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "tests",
-            ))
+            .region(aws_config::Region::new(region.to_string()))
+            .credentials_provider(credentials)
             .load()
             .await;
         let s3 = aws_sdk_s3::Client::from_conf(
@@ -171,6 +183,8 @@ impl Aws {
             s3_actions: remediation::s3::S3Actions::from_sdk_config(&sdk),
             sns: aws_sdk_sns::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            sts: aws_sdk_sts::Client::new(&sdk),
+            organizations: aws_sdk_organizations::Client::new(&sdk),
         }
     }
 
