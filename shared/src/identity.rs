@@ -2,6 +2,8 @@
 //!
 //! Decided by the role, never by the session name: anyone can name a session after the function.
 
+use std::sync::OnceLock;
+
 use aws_config::SdkConfig;
 use tokio::sync::OnceCell;
 
@@ -33,6 +35,24 @@ impl Caller {
             partition,
             role,
         })
+    }
+}
+
+/// The function's own account as the ARN it is invoked by names it (the Runtime API's
+/// `Lambda-Runtime-Invoked-Function-Arn`, `arn:aws:lambda:<region>:<account>:function:<name>`): known
+/// at the first invocation without an AWS call, so that single-account mode can tell an event from
+/// another account without an STS round trip before the first fix.
+static INVOKED_ACCOUNT: OnceLock<String> = OnceLock::new();
+
+/// Remembers the account of the function's ARN (the first one seen; it never changes in a process).
+pub fn learn_own_account(invoked_function_arn: &str) {
+    if INVOKED_ACCOUNT.get().is_some() {
+        return;
+    }
+    if let Some((_, account, _)) = arn_parts(invoked_function_arn) {
+        if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
+            let _ = INVOKED_ACCOUNT.set(account.to_string());
+        }
     }
 }
 
@@ -70,6 +90,14 @@ impl OwnIdentity {
     pub fn with_member_role(mut self, member_role: Option<String>) -> Self {
         self.member_role = member_role;
         self
+    }
+
+    /// The function's own account: from the ARN it was invoked by, else from STS.
+    pub async fn account(&self) -> Result<&str, AwsError> {
+        match INVOKED_ACCOUNT.get() {
+            Some(account) if self.sts.is_some() => Ok(account),
+            _ => Ok(&self.caller().await?.account),
+        }
     }
 
     /// The function's own account, partition and role.

@@ -71,6 +71,7 @@ pub fn run<F: Function>(
             let function = build(&sdk, settings);
             lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
                 let deadline = Deadline::from_lambda(&event.context);
+                crate::identity::learn_own_account(&event.context.invoked_function_arn);
                 // Every log line of the invocation names it, the function's version and its region
                 // (the account of each event is on the lines about it).
                 let span = tracing::info_span!(

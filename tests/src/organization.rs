@@ -86,7 +86,10 @@ impl JobQueue {
             .iter()
             .map(|m| {
                 let id = m.message_id().unwrap_or_default().to_string();
-                handles.push((id.clone(), m.receipt_handle().unwrap_or_default().to_string()));
+                handles.push((
+                    id.clone(),
+                    m.receipt_handle().unwrap_or_default().to_string(),
+                ));
                 json!({
                     "messageId": id,
                     "receiptHandle": m.receipt_handle(),

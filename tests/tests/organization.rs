@@ -57,21 +57,48 @@ async fn events_from_member_accounts_are_fixed_there_and_nowhere_else() {
     let (central_open, _) = open_and_narrow(&central.aws).await;
 
     let mut function = organization_function(&central, &[]).await;
-    let answer = function.invoke(&ssh_opened(&alpha_open, ALPHA, REGION)).await;
-    assert_eq!(answer.response()["summary"]["remediated"], 1, "{}", answer.response());
-    assert!(ingress(&alpha.ec2, &alpha_open).await.is_empty(), "fixed in its own account");
+    let answer = function
+        .invoke(&ssh_opened(&alpha_open, ALPHA, REGION))
+        .await;
+    assert_eq!(
+        answer.response()["summary"]["remediated"],
+        1,
+        "{}",
+        answer.response()
+    );
+    assert!(
+        ingress(&alpha.ec2, &alpha_open).await.is_empty(),
+        "fixed in its own account"
+    );
     // Nothing else moved: the twin in the same account, the same kind of rule elsewhere.
-    assert_eq!(ingress(&alpha.ec2, &alpha_narrow).await, ["tcp 22-22 203.0.113.0/24"]);
-    assert_eq!(ingress(&beta_abroad.ec2, &beta_open).await, ["tcp 22-22 0.0.0.0/0"]);
-    assert_eq!(ingress(&central.aws.ec2, &central_open).await, ["tcp 22-22 0.0.0.0/0"]);
+    assert_eq!(
+        ingress(&alpha.ec2, &alpha_narrow).await,
+        ["tcp 22-22 203.0.113.0/24"]
+    );
+    assert_eq!(
+        ingress(&beta_abroad.ec2, &beta_open).await,
+        ["tcp 22-22 0.0.0.0/0"]
+    );
+    assert_eq!(
+        ingress(&central.aws.ec2, &central_open).await,
+        ["tcp 22-22 0.0.0.0/0"]
+    );
 
     // Another member, another region: acted on there, through clients in that region.
     let answer = function
         .invoke(&ssh_opened(&beta_open, BETA, OTHER_REGION))
         .await;
-    assert_eq!(answer.response()["summary"]["remediated"], 1, "{}", answer.response());
+    assert_eq!(
+        answer.response()["summary"]["remediated"],
+        1,
+        "{}",
+        answer.response()
+    );
     assert!(ingress(&beta_abroad.ec2, &beta_open).await.is_empty());
-    assert_eq!(ingress(&central.aws.ec2, &central_open).await, ["tcp 22-22 0.0.0.0/0"]);
+    assert_eq!(
+        ingress(&central.aws.ec2, &central_open).await,
+        ["tcp 22-22 0.0.0.0/0"]
+    );
 
     let notifications = central.inbox.drain().await;
     let alpha_message = &by_resource(&notifications, &alpha_open)[0];
@@ -81,7 +108,10 @@ async fn events_from_member_accounts_are_fixed_there_and_nowhere_else() {
     assert_eq!(beta_message["account"], BETA);
     assert_eq!(beta_message["region"], OTHER_REGION);
     // The undo names the account and region it must act in.
-    assert_eq!(beta_message["undo"][0]["operation"], "AuthorizeSecurityGroupIngress");
+    assert_eq!(
+        beta_message["undo"][0]["operation"],
+        "AuthorizeSecurityGroupIngress"
+    );
     // One AssumeRole per member account, kept for the next event.
     let assumed = function
         .logs()
@@ -89,13 +119,18 @@ async fn events_from_member_accounts_are_fixed_there_and_nowhere_else() {
         .filter(|l| l.contains("assumed the member role"))
         .count();
     assert_eq!(assumed, 2, "{}", function.logs().join("\n"));
-    function.invoke(&ssh_opened(&alpha_open, ALPHA, REGION)).await;
+    function
+        .invoke(&ssh_opened(&alpha_open, ALPHA, REGION))
+        .await;
     let assumed_again = function
         .logs()
         .iter()
         .filter(|l| l.contains("assumed the member role"))
         .count();
-    assert_eq!(assumed_again, 2, "credentials are kept until shortly before they expire");
+    assert_eq!(
+        assumed_again, 2,
+        "credentials are kept until shortly before they expire"
+    );
 }
 
 #[tokio::test]
@@ -105,12 +140,20 @@ async fn single_account_mode_leaves_other_accounts_alone() {
     let (alpha_open, _) = open_and_narrow(&alpha).await;
 
     let mut function = central.function(FUNCTION, &[]).await;
-    let answer = function.invoke(&ssh_opened(&alpha_open, ALPHA, REGION)).await;
+    let answer = function
+        .invoke(&ssh_opened(&alpha_open, ALPHA, REGION))
+        .await;
     let response = answer.response();
     assert_eq!(response["summary"]["ignored"], 1, "{response}");
     let reason = response["results"][0]["reason"].as_str().unwrap();
-    assert!(reason.contains(ALPHA) && reason.contains("MEMBER_ROLE_NAME"), "{reason}");
-    assert_eq!(ingress(&alpha.ec2, &alpha_open).await, ["tcp 22-22 0.0.0.0/0"]);
+    assert!(
+        reason.contains(ALPHA) && reason.contains("MEMBER_ROLE_NAME"),
+        "{reason}"
+    );
+    assert_eq!(
+        ingress(&alpha.ec2, &alpha_open).await,
+        ["tcp 22-22 0.0.0.0/0"]
+    );
     assert!(central.inbox.drain().await.is_empty());
 }
 
@@ -154,7 +197,10 @@ async fn an_account_whose_role_cannot_be_assumed_fails_alone_and_is_told() {
     assert_eq!(response["summary"]["remediated"], 1, "{response}");
     assert_eq!(response["summary"]["failed"], 1, "{response}");
     assert!(ingress(&alpha.ec2, &alpha_open).await.is_empty());
-    assert_eq!(ingress(&beta.ec2, &beta_open).await, ["tcp 22-22 0.0.0.0/0"]);
+    assert_eq!(
+        ingress(&beta.ec2, &beta_open).await,
+        ["tcp 22-22 0.0.0.0/0"]
+    );
 
     let notifications = central.inbox.drain().await;
     let failed = &by_resource(&notifications, &beta_open)[0];
@@ -163,7 +209,10 @@ async fn an_account_whose_role_cannot_be_assumed_fails_alone_and_is_told() {
     assert_eq!(failed["account"], BETA);
     let reason = failed["reason"].as_str().unwrap();
     let role_arn = format!("arn:aws:iam::{BETA}:role/{MEMBER_ROLE}");
-    assert!(reason.contains(BETA) && reason.contains(&role_arn), "{reason}");
+    assert!(
+        reason.contains(BETA) && reason.contains(&role_arn),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -184,17 +233,32 @@ async fn the_loop_guard_knows_the_member_role_in_member_accounts() {
     let answer = function.invoke(&own_change).await;
     let response = answer.response();
     assert_eq!(response["summary"]["ignored"], 1, "{response}");
-    assert!(response["results"][0]["reason"].as_str().unwrap().contains("own"), "{response}");
-    assert_eq!(ingress(&alpha.ec2, &alpha_open).await, ["tcp 22-22 0.0.0.0/0"]);
+    assert!(
+        response["results"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("own"),
+        "{response}"
+    );
+    assert_eq!(
+        ingress(&alpha.ec2, &alpha_open).await,
+        ["tcp 22-22 0.0.0.0/0"]
+    );
 
     // Its negative twin: the same call by a person in ALPHA is fixed.
-    let answer = function.invoke(&ssh_opened(&alpha_open, ALPHA, REGION)).await;
+    let answer = function
+        .invoke(&ssh_opened(&alpha_open, ALPHA, REGION))
+        .await;
     assert_eq!(answer.response()["summary"]["remediated"], 1);
 }
 
 /// Delivers the queue to the function until it is empty, as Lambda's event source mapping would;
 /// returns the responses.
-async fn drain_queue(queue: &JobQueue, function: &mut FunctionProcess, timeout: Duration) -> Vec<Value> {
+async fn drain_queue(
+    queue: &JobQueue,
+    function: &mut FunctionProcess,
+    timeout: Duration,
+) -> Vec<Value> {
     let mut responses = Vec::new();
     for _ in 0..100 {
         let Some(delivery) = queue.receive().await else {
@@ -244,7 +308,13 @@ async fn a_fanned_out_sweep_fixes_every_account_and_region_through_the_queue() {
     let answer = function.invoke(&scheduled_sweep()).await;
     let response = answer.response();
     assert_eq!(response["summary"]["queued"], 1, "{response}");
-    assert!(response["results"][0]["reason"].as_str().unwrap().contains("6 job(s)"), "{response}");
+    assert!(
+        response["results"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("6 job(s)"),
+        "{response}"
+    );
     // The schedule itself fixes nothing: the jobs do.
     for (_, _, aws, open_group, _) in &places {
         assert_eq!(ingress(&aws.ec2, open_group).await, ["tcp 22-22 0.0.0.0/0"]);
@@ -258,8 +328,15 @@ async fn a_fanned_out_sweep_fixes_every_account_and_region_through_the_queue() {
     }
     let notifications = central.inbox.drain().await;
     for (account, region, aws, open_group, narrow) in &places {
-        assert!(ingress(&aws.ec2, open_group).await.is_empty(), "{account} {region}");
-        assert_eq!(ingress(&aws.ec2, narrow).await, ["tcp 22-22 203.0.113.0/24"], "{account} {region}");
+        assert!(
+            ingress(&aws.ec2, open_group).await.is_empty(),
+            "{account} {region}"
+        );
+        assert_eq!(
+            ingress(&aws.ec2, narrow).await,
+            ["tcp 22-22 203.0.113.0/24"],
+            "{account} {region}"
+        );
         let told = by_resource(&notifications, open_group);
         assert_eq!(told.len(), 1, "{account} {region}: {told:#?}");
         assert_eq!(told[0]["account"], *account);
@@ -295,12 +372,28 @@ async fn a_job_that_runs_short_of_time_goes_on_where_it_stopped() {
         .iter()
         .filter(|r| r["summary"]["queued"] == 1)
         .collect();
-    assert!(continued.len() >= 2, "at least two continuations: {responses:#?}");
+    assert!(
+        continued.len() >= 2,
+        "at least two continuations: {responses:#?}"
+    );
     let parts: Vec<String> = continued
         .iter()
-        .map(|r| r["results"].as_array().unwrap().iter().find(|e| e["outcome"] == "queued").unwrap()["reason"].as_str().unwrap().to_string())
+        .map(|r| {
+            r["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["outcome"] == "queued")
+                .unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert!(parts[0].contains("part 1") && parts[1].contains("part 2"), "{parts:#?}");
+    assert!(
+        parts[0].contains("part 1") && parts[1].contains("part 2"),
+        "{parts:#?}"
+    );
     // Every group reached, each fixed and told exactly once.
     let notifications = central.inbox.drain().await;
     for group in &groups {
@@ -325,15 +418,25 @@ async fn an_unreachable_account_in_a_sweep_is_told_once_and_not_retried() {
     let accounts = format!("{ALPHA},{BETA}");
     let mut function = organization_function(
         &central,
-        &[("SWEEP_QUEUE_URL", &queue.url), ("SWEEP_ACCOUNTS", &accounts)],
+        &[
+            ("SWEEP_QUEUE_URL", &queue.url),
+            ("SWEEP_ACCOUNTS", &accounts),
+        ],
     )
     .await;
     function.invoke(&scheduled_sweep()).await;
     let responses = drain_queue(&queue, &mut function, Duration::from_secs(60)).await;
     for response in &responses {
-        assert_eq!(response["batchItemFailures"], json!([]), "not retried: {response}");
+        assert_eq!(
+            response["batchItemFailures"],
+            json!([]),
+            "not retried: {response}"
+        );
     }
-    assert!(ingress(&alpha.ec2, &alpha_open).await.is_empty(), "the reachable account is swept");
+    assert!(
+        ingress(&alpha.ec2, &alpha_open).await.is_empty(),
+        "the reachable account is swept"
+    );
     let notifications = central.inbox.drain().await;
     let told: Vec<&Value> = notifications
         .iter()
@@ -343,7 +446,11 @@ async fn an_unreachable_account_in_a_sweep_is_told_once_and_not_retried() {
     assert_eq!(told.len(), 1, "{notifications:#?}");
     assert_eq!(told[0]["resource_id"], BETA);
     assert_eq!(told[0]["outcome"], "failed");
-    assert!(told[0]["reason"].as_str().unwrap().contains(MEMBER_ROLE), "{}", told[0]);
+    assert!(
+        told[0]["reason"].as_str().unwrap().contains(MEMBER_ROLE),
+        "{}",
+        told[0]
+    );
 }
 
 #[tokio::test]
@@ -374,16 +481,29 @@ async fn sweep_accounts_organization_covers_every_active_account_by_name() {
 
     let mut function = organization_function(
         &central,
-        &[("SWEEP_QUEUE_URL", &queue.url), ("SWEEP_ACCOUNTS", "organization")],
+        &[
+            ("SWEEP_QUEUE_URL", &queue.url),
+            ("SWEEP_ACCOUNTS", "organization"),
+        ],
     )
     .await;
     let answer = function.invoke(&scheduled_sweep()).await;
     // The management account and the new one.
-    assert!(answer.response()["results"][0]["reason"].as_str().unwrap().contains("2 job(s)"), "{}", answer.response());
+    assert!(
+        answer.response()["results"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("2 job(s)"),
+        "{}",
+        answer.response()
+    );
     drain_queue(&queue, &mut function, Duration::from_secs(60)).await;
 
     assert!(ingress(&aws.ec2, &open_group).await.is_empty());
-    assert_eq!(ingress(&aws.ec2, &narrow).await, ["tcp 22-22 203.0.113.0/24"]);
+    assert_eq!(
+        ingress(&aws.ec2, &narrow).await,
+        ["tcp 22-22 203.0.113.0/24"]
+    );
     let notifications = central.inbox.drain().await;
     let told = notifications
         .iter()

@@ -95,7 +95,7 @@ impl<A> Accounts<A> {
         if live.member_role.is_some() || account.is_empty() {
             return Ok(None);
         }
-        let own = &live.identity.caller().await?.account;
+        let own = live.identity.account().await?;
         Ok((account != own).then(|| {
             Unrelated::new(format!(
                 "the event is from account {account}; this function acts only in its own account {own} (MEMBER_ROLE_NAME is not set)"
@@ -115,12 +115,8 @@ impl<A> Accounts<A> {
         } else {
             region
         };
-        let caller = live.identity.caller().await?;
-        let account = if account.is_empty() {
-            caller.account.as_str()
-        } else {
-            account
-        };
+        let own = live.identity.account().await?;
+        let account = if account.is_empty() { own } else { account };
         let key = (account.to_string(), region.to_string());
         let now = SystemTime::now();
         if let Some(kept) = live.lock().get(&key).filter(|kept| kept.fresh(now)) {
@@ -129,7 +125,7 @@ impl<A> Accounts<A> {
         let mut config = live.own.to_builder();
         config.set_region(Some(Region::new(region.to_string())));
         let mut expires = None;
-        if account != caller.account {
+        if account != own {
             let Some(role_name) = &live.member_role else {
                 return Err(AwsError::new(
                     "AssumeRole",
@@ -138,7 +134,8 @@ impl<A> Accounts<A> {
                     format!("cannot act in account {account}: MEMBER_ROLE_NAME is not set"),
                 ));
             };
-            let role_arn = format!("arn:{}:iam::{account}:role/{role_name}", caller.partition);
+            let partition = &live.identity.caller().await?.partition;
+            let role_arn = format!("arn:{partition}:iam::{account}:role/{role_name}");
             let credentials = live.assume(&role_arn, account).await?;
             expires = credentials.expiry();
             config.set_credentials_provider(Some(SharedCredentialsProvider::new(credentials)));
