@@ -56,6 +56,10 @@ lint-template: $(SAM_STAMP) $(CHECKOV_STAMP)
 	AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/python tools/translate_template.py template.yaml $(TARGET_DIR)/template.translated.json
 	$(SAM_VENV)/bin/cfn-lint $(TARGET_DIR)/template.translated.json
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+	# The member template (plain CloudFormation): the same three tools.
+	$(SAM) validate --lint --region us-east-1 --template member.yaml
+	$(SAM_VENV)/bin/cfn-lint member.yaml
+	$(CHECKOV_VENV)/bin/checkov --file member.yaml --framework cloudformation --quiet --compact --skip-download
 
 # `sam build` through cargo-lambda (pip brings zig for cross-compiling), for the one architecture that
 # `sam deploy` uses too: Architecture in samconfig.toml's deploy parameter_overrides (arm64 needs

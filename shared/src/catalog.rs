@@ -1,6 +1,7 @@
 //! The four functions as the template and the tests see them: their binary names, the IAM actions
 //! their code needs, and which triggers each one acts on.
 
+use crate::organization::aws as organization;
 use crate::trigger::{Trigger, TriggerEvent};
 use crate::{config_rule, instance, notify, s3, security_group};
 
@@ -15,9 +16,12 @@ pub const FUNCTIONS: [&str; 4] = [
 /// the loop guard, needs none).
 pub fn iam_actions(function: &str) -> Vec<&'static str> {
     let lists: &[&[&'static str]] = match function {
-        "s3-public-access" => &[s3::IAM_ACTIONS, notify::IAM_ACTIONS],
-        "open-security-group" => &[security_group::IAM_ACTIONS, notify::IAM_ACTIONS],
-        "untagged-instance" => &[instance::IAM_ACTIONS, notify::IAM_ACTIONS],
+        "s3-public-access" | "open-security-group" | "untagged-instance" => &[
+            member_actions(function),
+            notify::IAM_ACTIONS,
+            organization::IAM_ACTIONS,
+            organization::SWEEP_QUEUE_IAM_ACTIONS,
+        ],
         "config-rule" => &[config_rule::IAM_ACTIONS],
         _ => &[],
     };
@@ -25,6 +29,17 @@ pub fn iam_actions(function: &str) -> Vec<&'static str> {
     actions.sort_unstable();
     actions.dedup();
     actions
+}
+
+/// The IAM actions a remediation calls in the account it fixes: what its own role grants in a single
+/// account, and what the member role grants it in every other account of an organization.
+pub fn member_actions(function: &str) -> &'static [&'static str] {
+    match function {
+        "s3-public-access" => s3::IAM_ACTIONS,
+        "open-security-group" => security_group::IAM_ACTIONS,
+        "untagged-instance" => instance::IAM_ACTIONS,
+        _ => &[],
+    }
 }
 
 /// Whether `function` acts on `trigger` (`Err` says why not). Sweeps count as handled by the

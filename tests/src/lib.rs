@@ -301,12 +301,21 @@ impl Notifications {
 
 /// `template.yaml` as JSON (it uses the long form of intrinsic functions, so plain YAML reads it).
 pub fn template() -> Value {
+    template_file("template.yaml")
+}
+
+/// `member.yaml` (the member account's stack) as JSON.
+pub fn member_template() -> Value {
+    template_file("member.yaml")
+}
+
+fn template_file(name: &str) -> Value {
     let output = std::process::Command::new(moto::python())
         .args([
             "-c",
             "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
         ])
-        .arg(repo_root().join("template.yaml"))
+        .arg(repo_root().join(name))
         .output()
         .expect("python with PyYAML (make venv)");
     assert!(

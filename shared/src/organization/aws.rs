@@ -13,12 +13,22 @@ use crate::error::{AwsError, ErrorKind};
 use crate::organization::sweep::{jobs, Member, SweepJob};
 use crate::trigger::Trigger;
 
-/// IAM actions of the calls below, granted only in organization mode (`sqs:SendMessage` on the
-/// function's own sweep queue; Organizations from the management account or its delegated admin).
+/// IAM actions of organization mode, granted only when it is on: the member role, and the
+/// organization's accounts and their names (from the management account or its delegated admin).
 pub const IAM_ACTIONS: &[&str] = &[
-    "sqs:SendMessage",
+    "sts:AssumeRole",
     "organizations:ListAccounts",
     "organizations:DescribeAccount",
+];
+
+/// IAM actions of the sweep queue: sending jobs (this code), and receiving and deleting them (Lambda's
+/// SQS event source, with the function's role: "ReceiveMessage, DeleteMessage, GetQueueAttributes",
+/// Lambda Developer Guide, "Execution role permissions" for Amazon SQS).
+pub const SWEEP_QUEUE_IAM_ACTIONS: &[&str] = &[
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
 ];
 
 /// SQS takes at most ten entries per `SendMessageBatch` (SQS API Reference, SendMessageBatch).
