@@ -512,3 +512,53 @@ async fn sweep_accounts_organization_covers_every_active_account_by_name() {
     assert_eq!(told.document["account"], payments.as_str());
     assert_eq!(told.document["account_name"], "payments-prod");
 }
+
+#[tokio::test]
+async fn a_job_that_fails_for_a_reason_worth_retrying_fails_alone_and_comes_back() {
+    let central = Account::new().await;
+    let endpoint = central.moto.endpoint();
+    let queue = JobQueue::create(&central.aws, &unique("sweep-jobs")).await;
+    let alpha = member(&endpoint, ALPHA, REGION).await;
+    let beta = member(&endpoint, BETA, REGION).await;
+    let (alpha_open, _) = open_and_narrow(&alpha).await;
+    let (beta_open, _) = open_and_narrow(&beta).await;
+    let accounts = format!("{ALPHA},{BETA}");
+    let mut function = organization_function(
+        &central,
+        &[
+            ("SWEEP_QUEUE_URL", &queue.url),
+            ("SWEEP_ACCOUNTS", &accounts),
+        ],
+    )
+    .await;
+    function.invoke(&scheduled_sweep()).await;
+    // The first job's listing is throttled on both of the SDK's attempts (AWS_MAX_ATTEMPTS=2).
+    central.moto.server().inject_faults(json!([{
+        "operation": "DescribeSecurityGroups", "times": 2, "status": 400, "code": "RequestLimitExceeded"
+    }]));
+    let delivery = queue.receive().await.expect("two jobs");
+    assert_eq!(
+        delivery.event["Records"].as_array().unwrap().len(),
+        2,
+        "both jobs in one batch"
+    );
+    let answer = function.invoke(&delivery.event).await;
+    let response = answer.response().clone();
+    let failed = queue.settle(&delivery, &response).await;
+    assert_eq!(failed.len(), 1, "only the throttled job fails: {response}");
+    assert_eq!(response["summary"]["retried"], 1, "{response}");
+    assert_eq!(
+        response["summary"]["remediated"], 1,
+        "the other job is done: {response}"
+    );
+
+    // SQS delivers the failed job again; this time it goes through.
+    let responses = drain_queue(&queue, &mut function, Duration::from_secs(60)).await;
+    assert_eq!(responses.len(), 1, "{responses:#?}");
+    assert_eq!(responses[0]["batchItemFailures"], json!([]));
+    assert!(ingress(&alpha.ec2, &alpha_open).await.is_empty());
+    assert!(ingress(&beta.ec2, &beta_open).await.is_empty());
+    let notifications = central.inbox.drain().await;
+    assert_eq!(by_resource(&notifications, &alpha_open).len(), 1);
+    assert_eq!(by_resource(&notifications, &beta_open).len(), 1);
+}

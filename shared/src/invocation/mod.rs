@@ -165,7 +165,7 @@ pub async fn handle_until<R: Remediation>(
         let reasons = Box::pin(run.trigger(&mut trigger, &mut report)).await;
         match (&trigger.message_id, reasons.is_empty()) {
             (_, true) => {}
-            (Some(message_id), false) => report.retry_message(message_id, &reasons),
+            (Some(message_id), false) => report.retry_message(message_id, &reasons, &trigger),
             (None, false) => retry_reasons.extend(reasons),
         }
     }

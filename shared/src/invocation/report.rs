@@ -38,6 +38,8 @@ pub enum ReportOutcome {
     Reported,
     /// Sweep jobs were put on the sweep queue: a sweep fanned out, or a job's continuation.
     Queued,
+    /// An SQS message failed alone (`batchItemFailures`): SQS delivers it again.
+    Retried,
 }
 
 impl ReportOutcome {
@@ -48,6 +50,7 @@ impl ReportOutcome {
             ReportOutcome::Unfinished => "unfinished",
             ReportOutcome::Reported => "reported",
             ReportOutcome::Queued => "queued",
+            ReportOutcome::Retried => "retried",
         }
     }
 }
@@ -149,8 +152,22 @@ impl Report {
     }
 
     /// Fails one SQS message, so that SQS delivers it again after its visibility timeout.
-    pub(super) fn retry_message(&mut self, message_id: &str, reasons: &[String]) {
-        tracing::warn!(message_id, reasons = %reasons.join("; "), "queue message fails and will be delivered again");
+    pub(super) fn retry_message(
+        &mut self,
+        message_id: &str,
+        reasons: &[String],
+        trigger: &Trigger,
+    ) {
+        let reason = format!(
+            "SQS delivers message {message_id} again: {}",
+            reasons.join("; ")
+        );
+        tracing::warn!(message_id, "{reason}");
+        self.push(ReportEntry::about_event(
+            ReportOutcome::Retried,
+            reason,
+            Some(trigger),
+        ));
         let mut failure = BatchItemFailure::default();
         failure.item_identifier = message_id.to_string();
         self.batch_item_failures
@@ -173,10 +190,12 @@ impl Report {
         match outcome {
             ReportOutcome::Ignored => {}
             ReportOutcome::Unfinished => self.status = Status::Unfinished,
-            ReportOutcome::Reported | ReportOutcome::Queued if self.status == Status::Ignored => {
+            ReportOutcome::Reported | ReportOutcome::Queued | ReportOutcome::Retried
+                if self.status == Status::Ignored =>
+            {
                 self.status = Status::Done
             }
-            ReportOutcome::Reported | ReportOutcome::Queued => {}
+            ReportOutcome::Reported | ReportOutcome::Queued | ReportOutcome::Retried => {}
             ReportOutcome::Resource(_) if self.status == Status::Ignored => {
                 self.status = Status::Done
             }
