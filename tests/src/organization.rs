@@ -66,14 +66,25 @@ impl JobQueue {
     }
 
     /// Up to ten messages as one Lambda SQS event (the shape of the Lambda Developer Guide's
-    /// "Example standard queue message event"); `None` when the queue is empty.
+    /// "Example standard queue message event"); `None` when the queue is empty. They stay visible, so a
+    /// message the function fails is there to take again at once.
     pub async fn receive(&self) -> Option<Delivery> {
+        self.receive_batch(10, std::time::Duration::ZERO).await
+    }
+
+    /// One message, hidden from other consumers for `visibility` (the template's batch size of one,
+    /// with several consumers at once).
+    pub async fn receive_one(&self, visibility: std::time::Duration) -> Option<Delivery> {
+        self.receive_batch(1, visibility).await
+    }
+
+    async fn receive_batch(&self, max: i32, visibility: std::time::Duration) -> Option<Delivery> {
         let out = self
             .sqs
             .receive_message()
             .queue_url(&self.url)
-            .max_number_of_messages(10)
-            .visibility_timeout(0)
+            .max_number_of_messages(max)
+            .visibility_timeout(visibility.as_secs() as i32)
             .send()
             .await
             .expect("receive");

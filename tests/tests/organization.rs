@@ -351,12 +351,12 @@ async fn a_job_that_runs_short_of_time_goes_on_where_it_stopped() {
     let queue = JobQueue::create(&central.aws, &unique("sweep-jobs")).await;
     let alpha = member(&central.moto.endpoint(), ALPHA, REGION).await;
     let mut groups = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..16 {
         let (open_group, _) = open_and_narrow(&alpha).await;
         groups.push(open_group);
     }
-    // A slow account: every revoke takes 400 ms, so a job with a 2 s deadline (it stops starting
-    // checks 400 ms before it) fixes at most four groups per run.
+    // A slow account: every revoke takes 400 ms, so a job with a 3 s deadline (it stops starting
+    // checks 600 ms before it) fixes at most six groups per run: sixteen take at least three runs.
     central.moto.server().inject_faults(json!([{
         "operation": "RevokeSecurityGroupIngress", "times": -1, "delay_ms": 400
     }]));
@@ -366,7 +366,7 @@ async fn a_job_that_runs_short_of_time_goes_on_where_it_stopped() {
     )
     .await;
     function.invoke(&scheduled_sweep()).await;
-    let responses = drain_queue(&queue, &mut function, Duration::from_secs(2)).await;
+    let responses = drain_queue(&queue, &mut function, Duration::from_secs(3)).await;
 
     let continued: Vec<&Value> = responses
         .iter()

@@ -6,9 +6,11 @@
 //! moto as AWS (its request recorder counts the API calls), and `custodian` from .venv-bench.
 //! Sizes: BENCH_INSTANCE_SWEEPS (default `1000,10000`), BENCH_GROUP_SWEEPS (`1000`),
 //! BENCH_COLD_RUNS (`5`), BENCH_WARM_RUNS (`20`), BENCH_PEER_SCALE (`1`: 50 buckets, 100 groups,
-//! 200 instances); BENCH_OUT: where to write (`bench/results`).
+//! 200 instances), BENCH_ORG_ACCOUNTS (`50`, swept in BENCH_ORG_REGIONS, `us-east-1,eu-west-1`);
+//! BENCH_OUT: where to write (`bench/results`).
 
 mod estate;
+mod organization;
 mod report;
 
 use std::collections::BTreeMap;
@@ -459,6 +461,33 @@ async fn main() {
     let scale: usize = setting("BENCH_PEER_SCALE", "1").parse().unwrap_or(1);
     let peer = compare_with_custodian(scale).await;
 
+    eprintln!("bench: organization mode (a sweep fanned out over accounts x regions)");
+    let org_accounts: usize = setting("BENCH_ORG_ACCOUNTS", "50").parse().unwrap_or(50);
+    let org_regions = setting("BENCH_ORG_REGIONS", "us-east-1,eu-west-1");
+    let org_regions: Vec<&str> = org_regions
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .collect();
+    // The comparison's estate, as if every account x region held it: our calls and Custodian's time.
+    let per_place = peer["by_resource_type"]
+        .as_array()
+        .map(|kinds| organization::PerPlace {
+            estate: format!(
+                "{} buckets, {} security groups, {} instances",
+                peer["sizes"]["buckets"], peer["sizes"]["groups"], peer["sizes"]["instances"]
+            ),
+            our_calls: kinds
+                .iter()
+                .map(|k| k["ours"]["aws_calls"].as_f64().unwrap_or(0.0))
+                .sum(),
+            custodian_ms: kinds
+                .iter()
+                .map(|k| k["custodian"]["wall_ms"].as_f64().unwrap_or(0.0))
+                .sum(),
+        });
+    let org = organization::measure(org_accounts, &org_regions, per_place).await;
+
     let results = json!({
         "version": 1,
         "date": time::OffsetDateTime::now_utc()
@@ -471,6 +500,7 @@ async fn main() {
         "functions": functions,
         "sweeps": sweeps,
         "custodian_comparison": peer,
+        "organization": org,
         "bench_seconds": started.elapsed().as_secs(),
     });
     std::fs::create_dir_all(&dir).expect("results folder");

@@ -118,7 +118,58 @@ pub fn markdown(results: &Value) -> String {
         ));
     }
     md.push_str("\nOver-fixed: the problem is gone but more was removed than needed (for example an all-traffic rule revoked without keeping ports 80 and 443 open). Calls by operation are in latest.json.\n");
+    organization(&mut md, &results["organization"]);
     md
+}
+
+/// The fan-out sweep over many accounts, and what a month of it costs.
+fn organization(md: &mut String, org: &Value) {
+    if org.is_null() {
+        return;
+    }
+    let regions = org["regions"].as_array().map(|r| r.len()).unwrap_or(0);
+    md.push_str(&format!(
+        "\n## Organization mode: one sweep over {} accounts x {} regions\n\n",
+        org["accounts"], regions
+    ));
+    md.push_str(&format!(
+        "`open-security-group` in organization mode on one moto ({} groups, {} open on SSH to the world); the schedule fans out through an SQS queue, {} consumers take one job at a time as the event source would, each member account reached through its member role.\n\n",
+        org["resources"], org["wrong"], org["consumers"]
+    ));
+    md.push_str("| jobs | fixed | fan-out (ms) | wall, fan-out to empty queue (s) | job mean / max (ms) | AWS calls | AssumeRole | calls per job (account's own) | retried messages |\n");
+    md.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    md.push_str(&format!(
+        "| {} | {} / {} | {:.0} | {:.1} | {:.0} / {:.0} | {} | {} | {:.1} | {} |\n\n",
+        org["jobs"],
+        org["fixed"],
+        org["wrong"],
+        num(&org["fan_out_ms"]),
+        num(&org["wall_ms"]) / 1000.0,
+        num(&org["job_ms_mean"]),
+        num(&org["job_ms_max"]),
+        org["aws_calls"],
+        org["assume_role_calls"],
+        num(&org["calls_per_job"]),
+        org["batch_item_failures"],
+    ));
+    let e = &org["monthly_estimate"];
+    let usd = &e["usd"];
+    md.push_str(&format!(
+        "Monthly estimate for {} accounts x {} regions, each holding {}, every remediation sweeping hourly ({:.0} jobs; the three sweeps' {:.0} calls per account x region one after another at {} ms per AWS round trip, 128 MB arm64; us-east-1 list prices): Lambda ${:.2} ({:.0} GB-s), SQS ${:.2}, SNS ${:.2}, EventBridge ${:.2}: **${:.2} a month**. {}.",
+        e["accounts"], e["regions"], e["estate_per_place"].as_str().unwrap_or("what the fan-out's accounts hold"),
+        num(&e["jobs"]), num(&e["calls_per_place"]), e["assumed_aws_round_trip_ms"],
+        num(&usd["lambda"]), num(&e["lambda_gb_seconds"]), num(&usd["sqs"]), num(&usd["sns"]),
+        num(&usd["eventbridge"]), num(&usd["total"]),
+        e["eventbridge_note"].as_str().unwrap_or(""),
+    ));
+    let c7n = &e["c7n_org_on_fargate"];
+    if !c7n.is_null() {
+        md.push_str(&format!(
+            " c7n-org running the three Custodian policies per account x region for as long as they took on that estate here ({:.0} ms, interpreter starts included) on 1 vCPU / 2 GB Fargate: {:.0} compute-hours, **${:.2} a month**, before the host that schedules it.",
+            num(&c7n["ms_per_place"]), num(&c7n["compute_hours"]), num(&c7n["usd"])
+        ));
+    }
+    md.push('\n');
 }
 
 const BAR_HEIGHT: f64 = 16.0;
