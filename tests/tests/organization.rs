@@ -562,3 +562,115 @@ async fn a_job_that_fails_for_a_reason_worth_retrying_fails_alone_and_comes_back
     assert_eq!(by_resource(&notifications, &alpha_open).len(), 1);
     assert_eq!(by_resource(&notifications, &beta_open).len(), 1);
 }
+
+#[tokio::test]
+async fn a_public_bucket_in_a_member_account_is_closed_there_and_the_twin_stays() {
+    let central = Account::new().await;
+    let alpha = member(&central.moto.endpoint(), ALPHA, REGION).await;
+    let public = unique("alpha-public");
+    let private = unique("alpha-private");
+    remediation_tests::s3::create_public_bucket(&alpha.s3, &public).await;
+    remediation_tests::s3::create_private_bucket(&alpha.s3, &private).await;
+    let event = event(
+        "s3-public-access/put-bucket-acl-allusers-read.json",
+        &[("example-public-bucket", &public), (ACCOUNT, ALPHA)],
+    );
+    let mut function = central
+        .function("s3-public-access", &[("MEMBER_ROLE_NAME", MEMBER_ROLE)])
+        .await;
+    let answer = function.invoke(&event).await;
+    assert_eq!(
+        answer.response()["summary"]["remediated"],
+        1,
+        "{}",
+        answer.response()
+    );
+    let grants = remediation_tests::s3::bucket_grants(&alpha.s3, &public).await;
+    assert!(
+        !grants
+            .iter()
+            .any(|g| g.contains("AllUsers") || g.contains("AuthenticatedUsers")),
+        "{grants:?}"
+    );
+    assert_eq!(
+        remediation_tests::s3::block_public_access(&alpha.s3, &public).await,
+        Some([true; 4]),
+        "Block Public Access on, in the member account"
+    );
+    assert_eq!(
+        remediation_tests::s3::block_public_access(&alpha.s3, &private).await,
+        None
+    );
+    let told = central.inbox.drain().await;
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].document["account"], ALPHA);
+}
+
+#[tokio::test]
+async fn an_untagged_instance_in_a_member_region_is_stopped_there() {
+    let central = Account::new().await;
+    let beta = member(&central.moto.endpoint(), BETA, OTHER_REGION).await;
+    let untagged = remediation_tests::ec2::launch_one(&beta.ec2, &[]).await;
+    let tagged =
+        remediation_tests::ec2::launch_one(&beta.ec2, &[("Name", "web"), ("env", "prod")]).await;
+    let event = event(
+        "untagged-instance/instance-running.json",
+        &[
+            ("i-0a1b2c3d4e5f60718", &untagged),
+            (ACCOUNT, BETA),
+            (REGION, OTHER_REGION),
+        ],
+    );
+    let mut function = central
+        .function("untagged-instance", &[("MEMBER_ROLE_NAME", MEMBER_ROLE)])
+        .await;
+    let answer = function.invoke(&event).await;
+    assert_eq!(
+        answer.response()["summary"]["remediated"],
+        1,
+        "{}",
+        answer.response()
+    );
+    assert_eq!(
+        remediation_tests::ec2::instance_state(&beta.ec2, &untagged).await,
+        "stopped"
+    );
+    assert_eq!(
+        remediation_tests::ec2::instance_state(&beta.ec2, &tagged).await,
+        "running"
+    );
+    let told = central.inbox.drain().await;
+    assert_eq!(told[0].document["account"], BETA);
+    assert_eq!(told[0].document["region"], OTHER_REGION);
+}
+
+#[tokio::test]
+async fn a_fix_in_a_member_account_is_undone_there_through_the_member_role() {
+    let central = Account::new().await;
+    let endpoint = central.moto.endpoint();
+    let alpha = member(&endpoint, ALPHA, OTHER_REGION).await;
+    let (alpha_open, _) = open_and_narrow(&alpha).await;
+    let mut function = organization_function(&central, &[]).await;
+    function
+        .invoke(&ssh_opened(&alpha_open, ALPHA, OTHER_REGION))
+        .await;
+    assert!(ingress(&alpha.ec2, &alpha_open).await.is_empty());
+    let message = central.inbox.drain().await.remove(0);
+
+    let undone = remediation_tests::run_undo(
+        &endpoint,
+        &[("MEMBER_ROLE_NAME", MEMBER_ROLE)],
+        &["-"],
+        &message.body,
+    );
+    assert!(
+        undone.status.success(),
+        "{}",
+        String::from_utf8_lossy(&undone.stderr)
+    );
+    assert_eq!(
+        ingress(&alpha.ec2, &alpha_open).await,
+        ["tcp 22-22 0.0.0.0/0"],
+        "restored in ALPHA, eu-west-1"
+    );
+}

@@ -221,7 +221,7 @@ fn estimate(
         "assumed_aws_round_trip_ms": AWS_ROUND_TRIP_MS,
         "lambda_gb_seconds": gb_seconds,
         "usd": {"lambda": lambda, "sqs": sqs, "sns": sns, "eventbridge": 0.0, "total": ours},
-        "eventbridge_note": "the schedules' events cost nothing; events member accounts forward are custom events on the central bus, $1.00 per million, whatever the sweeps do",
+        "eventbridge_note": "The schedules' events cost nothing; events member accounts forward are custom events on the central bus, $1.00 per million, whatever the sweeps do",
         "c7n_org_on_fargate": custodian,
     })
 }
