@@ -7,6 +7,10 @@ These are moto quirks, not AWS behaviour; they are worked around here, never in 
    non-public grant), so the body is read here when no grant headers are present.
 2. Get{Bucket,Object}Acl render only the first grantee of a grant that was set with several grantees
    in one x-amz-grant-* header. Real S3 lists each grantee as its own grant, so grants are split here.
+3. DescribeInstances counts MaxResults in reservations, not instances: 10,000 instances launched 500 per
+   RunInstances come back in one page, which takes moto longer than the functions' 10 s attempt timeout.
+   EC2 pages by instances ("MaxResults: the maximum number of items to return", 5-1000; EC2 API
+   Reference, DescribeInstances), so pages here hold at most MaxResults instances.
 
 With IAM enforced (`/moto-api/reset-auth`), moto 5.2.5 recomputes SNS query signatures differently
 from the AWS SDK for Rust and answers SignatureDoesNotMatch; the rig tests authorization, not
@@ -26,6 +30,7 @@ passes the call to moto after that pause (a slow account, to make a sweep job ru
 Usage: python tools/moto_server.py [moto_server arguments, e.g. -H 127.0.0.1 -p 5000]
 """
 
+import copy
 import io
 import json
 import os
@@ -37,6 +42,8 @@ from urllib.parse import parse_qs
 from moto.s3.models import FakeAcl, FakeGrant
 from moto.s3.responses import S3Response
 from moto.iam.access_control import IAMRequestBase
+from moto.core.responses import ActionResult
+from moto.ec2.responses.instances import InstanceResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
@@ -64,6 +71,29 @@ def _put_object_acl_reading_the_body(self):
     return 200, response_headers, ""
 
 
+_describe_instances = InstanceResponse.describe_instances
+
+
+def _describe_instances_paged_by_instance(self):
+    if "MaxResults" not in self.data or "InstanceId.1" in self.data:
+        return _describe_instances(self)
+    self.error_on_dryrun()
+    reservations = self.ec2_backend.describe_instances(filters=self._filters_from_querystring())
+    max_results = int(self._get_param("MaxResults"))
+    start = int(self._get_param("NextToken") or 0)
+    end, seen, page = start + max_results, 0, []
+    for reservation in reservations:
+        count = len(reservation.instances)
+        low, high = max(start - seen, 0), min(end - seen, count)
+        if low < high:
+            part = copy.copy(reservation)
+            part.instances = reservation.instances[low:high]
+            page.append(part)
+        seen += count
+    return ActionResult({"Reservations": page, "NextToken": str(end) if seen > end else None})
+
+
+InstanceResponse.describe_instances = _describe_instances_paged_by_instance
 S3Response._acl_from_headers = _acl_from_headers_one_grantee_per_grant
 S3Response.put_object_acl = _put_object_acl_reading_the_body
 IAMRequestBase.check_signature = lambda self: None

@@ -38,6 +38,18 @@ async fn organization_function(central: &Account, extra: &[(&str, &str)]) -> Fun
     central.function(FUNCTION, &settings).await
 }
 
+/// The function in organization mode, sweeping `accounts` through `queue`.
+async fn sweeping(central: &Account, queue: &JobQueue, accounts: &str) -> FunctionProcess {
+    organization_function(
+        central,
+        &[
+            ("SWEEP_QUEUE_URL", &queue.url),
+            ("SWEEP_ACCOUNTS", accounts),
+        ],
+    )
+    .await
+}
+
 fn by_resource(notifications: &[remediation_tests::Notification], id: &str) -> Vec<Value> {
     notifications
         .iter()
@@ -360,11 +372,7 @@ async fn a_job_that_runs_short_of_time_goes_on_where_it_stopped() {
     central.moto.server().inject_faults(json!([{
         "operation": "RevokeSecurityGroupIngress", "times": -1, "delay_ms": 400
     }]));
-    let mut function = organization_function(
-        &central,
-        &[("SWEEP_QUEUE_URL", &queue.url), ("SWEEP_ACCOUNTS", ALPHA)],
-    )
-    .await;
+    let mut function = sweeping(&central, &queue, ALPHA).await;
     function.invoke(&scheduled_sweep()).await;
     let responses = drain_queue(&queue, &mut function, Duration::from_secs(3)).await;
 
@@ -416,14 +424,7 @@ async fn an_unreachable_account_in_a_sweep_is_told_once_and_not_retried() {
         "match": {"RoleArn": BETA}
     }]));
     let accounts = format!("{ALPHA},{BETA}");
-    let mut function = organization_function(
-        &central,
-        &[
-            ("SWEEP_QUEUE_URL", &queue.url),
-            ("SWEEP_ACCOUNTS", &accounts),
-        ],
-    )
-    .await;
+    let mut function = sweeping(&central, &queue, &accounts).await;
     function.invoke(&scheduled_sweep()).await;
     let responses = drain_queue(&queue, &mut function, Duration::from_secs(60)).await;
     for response in &responses {
@@ -479,14 +480,7 @@ async fn sweep_accounts_organization_covers_every_active_account_by_name() {
     let aws = member(&endpoint, &payments, REGION).await;
     let (open_group, narrow) = open_and_narrow(&aws).await;
 
-    let mut function = organization_function(
-        &central,
-        &[
-            ("SWEEP_QUEUE_URL", &queue.url),
-            ("SWEEP_ACCOUNTS", "organization"),
-        ],
-    )
-    .await;
+    let mut function = sweeping(&central, &queue, "organization").await;
     let answer = function.invoke(&scheduled_sweep()).await;
     // The management account and the new one.
     assert!(
@@ -523,14 +517,7 @@ async fn a_job_that_fails_for_a_reason_worth_retrying_fails_alone_and_comes_back
     let (alpha_open, _) = open_and_narrow(&alpha).await;
     let (beta_open, _) = open_and_narrow(&beta).await;
     let accounts = format!("{ALPHA},{BETA}");
-    let mut function = organization_function(
-        &central,
-        &[
-            ("SWEEP_QUEUE_URL", &queue.url),
-            ("SWEEP_ACCOUNTS", &accounts),
-        ],
-    )
-    .await;
+    let mut function = sweeping(&central, &queue, &accounts).await;
     function.invoke(&scheduled_sweep()).await;
     // The first job's listing is throttled on both of the SDK's attempts (AWS_MAX_ATTEMPTS=2).
     central.moto.server().inject_faults(json!([{

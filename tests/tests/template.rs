@@ -588,6 +588,21 @@ fn deployable_as_platform_teams_expect() {
     );
 }
 
+/// The three remediations' roles: (function, role resource).
+fn remediation_roles(template: &Value) -> Vec<(String, Value)> {
+    functions(template)
+        .into_iter()
+        .filter(|(name, _)| name != "config-rule")
+        .map(|(name, function)| {
+            let role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+                .as_str()
+                .unwrap()
+                .to_string();
+            (name, template["Resources"][&role_id].clone())
+        })
+        .collect()
+}
+
 /// The central functions' EventBridge rules: (function, pattern).
 fn central_rules(template: &Value) -> Vec<(String, Value)> {
     let mut rules = Vec::new();
@@ -724,14 +739,8 @@ fn the_member_role_allows_exactly_what_the_functions_call_and_trusts_only_them()
         .map(|a| a["Fn::Sub"].as_str().unwrap())
         .collect();
     let mut expected = Vec::new();
-    for (name, function) in functions(&template) {
-        if name == "config-rule" {
-            continue;
-        }
-        let role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
-            .as_str()
-            .unwrap();
-        let role_name = &template["Resources"][role_id]["Properties"]["RoleName"]["Fn::If"];
+    for (name, role) in remediation_roles(&template) {
+        let role_name = &role["Properties"]["RoleName"]["Fn::If"];
         assert_eq!(role_name[0], "OrganizationMode", "{name}");
         let central_name = role_name[1]["Fn::Sub"]
             .as_str()
@@ -746,16 +755,8 @@ fn the_member_role_allows_exactly_what_the_functions_call_and_trusts_only_them()
     expected.sort();
     assert_eq!(trusted_sorted, expected);
     // And the central roles may assume that role by name, only in organization mode.
-    for (name, function) in functions(&template) {
-        if name == "config-rule" {
-            continue;
-        }
-        let role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
-            .as_str()
-            .unwrap();
-        let policies = template["Resources"][role_id]["Properties"]["Policies"]
-            .as_array()
-            .unwrap();
+    for (name, role) in remediation_roles(&template) {
+        let policies = role["Properties"]["Policies"].as_array().unwrap();
         let organization = policies
             .iter()
             .find(|p| p["Fn::If"][1]["PolicyName"] == "organization")
