@@ -438,6 +438,21 @@ async fn main() {
         write_reports(&dir, &results);
         return;
     }
+    // `bench --organization`: measure organization mode alone and add it to latest.json (its own date
+    // on the section), priced with the side-by-side estate that latest.json already holds.
+    if std::env::args().any(|a| a == "--organization") {
+        let text = std::fs::read_to_string(dir.join("latest.json")).expect("latest.json");
+        let mut results: Value = serde_json::from_str(&text).expect("latest.json is JSON");
+        let org = measure_organization(&results["custodian_comparison"]).await;
+        results["organization"] = org;
+        std::fs::write(
+            dir.join("latest.json"),
+            serde_json::to_string_pretty(&results).expect("json") + "\n",
+        )
+        .expect("write json");
+        write_reports(&dir, &results);
+        return;
+    }
     let cold_runs: usize = setting("BENCH_COLD_RUNS", "5").parse().unwrap_or(5);
     let warm_runs: usize = setting("BENCH_WARM_RUNS", "20").parse().unwrap_or(20);
     let started = Instant::now();
@@ -461,32 +476,7 @@ async fn main() {
     let scale: usize = setting("BENCH_PEER_SCALE", "1").parse().unwrap_or(1);
     let peer = compare_with_custodian(scale).await;
 
-    eprintln!("bench: organization mode (a sweep fanned out over accounts x regions)");
-    let org_accounts: usize = setting("BENCH_ORG_ACCOUNTS", "50").parse().unwrap_or(50);
-    let org_regions = setting("BENCH_ORG_REGIONS", "us-east-1,eu-west-1");
-    let org_regions: Vec<&str> = org_regions
-        .split(',')
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .collect();
-    // The comparison's estate, as if every account x region held it: our calls and Custodian's time.
-    let per_place = peer["by_resource_type"]
-        .as_array()
-        .map(|kinds| organization::PerPlace {
-            estate: format!(
-                "{} buckets, {} security groups, {} instances",
-                peer["sizes"]["buckets"], peer["sizes"]["groups"], peer["sizes"]["instances"]
-            ),
-            our_calls: kinds
-                .iter()
-                .map(|k| k["ours"]["aws_calls"].as_f64().unwrap_or(0.0))
-                .sum(),
-            custodian_ms: kinds
-                .iter()
-                .map(|k| k["custodian"]["wall_ms"].as_f64().unwrap_or(0.0))
-                .sum(),
-        });
-    let org = organization::measure(org_accounts, &org_regions, per_place).await;
+    let org = measure_organization(&peer).await;
 
     let results = json!({
         "version": 1,
@@ -516,6 +506,41 @@ async fn main() {
         dir.display(),
         started.elapsed()
     );
+}
+
+/// Organization mode: a sweep fanned out over BENCH_ORG_ACCOUNTS x BENCH_ORG_REGIONS, priced with the
+/// side-by-side comparison's estate (`peer`) in every account x region.
+async fn measure_organization(peer: &Value) -> Value {
+    eprintln!("bench: organization mode (a sweep fanned out over accounts x regions)");
+    let org_accounts: usize = setting("BENCH_ORG_ACCOUNTS", "50").parse().unwrap_or(50);
+    let org_regions = setting("BENCH_ORG_REGIONS", "us-east-1,eu-west-1");
+    let org_regions: Vec<&str> = org_regions
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .collect();
+    // The comparison's estate, as if every account x region held it: our calls and Custodian's time.
+    let per_place = peer["by_resource_type"]
+        .as_array()
+        .map(|kinds| organization::PerPlace {
+            estate: format!(
+                "{} buckets, {} security groups, {} instances",
+                peer["sizes"]["buckets"], peer["sizes"]["groups"], peer["sizes"]["instances"]
+            ),
+            our_calls: kinds
+                .iter()
+                .map(|k| k["ours"]["aws_calls"].as_f64().unwrap_or(0.0))
+                .sum(),
+            custodian_ms: kinds
+                .iter()
+                .map(|k| k["custodian"]["wall_ms"].as_f64().unwrap_or(0.0))
+                .sum(),
+        });
+    let mut org = organization::measure(org_accounts, &org_regions, per_place).await;
+    org["date"] = json!(time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default());
+    org
 }
 
 fn write_reports(dir: &std::path::Path, results: &Value) {

@@ -133,8 +133,8 @@ fn organization(md: &mut String, org: &Value) {
         org["accounts"], regions
     ));
     md.push_str(&format!(
-        "`open-security-group` in organization mode on one moto ({} groups, {} open on SSH to the world); the schedule fans out through an SQS queue, {} consumers take one job at a time as the event source would, each member account reached through its member role.\n\n",
-        org["resources"], org["wrong"], org["consumers"]
+        "Measured {}: `open-security-group` in organization mode on one moto ({} groups, {} open on SSH to the world); the schedule fans out through an SQS queue, {} consumers take one job at a time as the event source would, each member account reached through its member role.\n\n",
+        org["date"].as_str().unwrap_or(""), org["resources"], org["wrong"], org["consumers"]
     ));
     md.push_str("| jobs | fixed | fan-out (ms) | wall, fan-out to empty queue (s) | job mean / max (ms) | AWS calls | AssumeRole | calls per job (account's own) | retried messages |\n");
     md.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
