@@ -525,6 +525,34 @@ mod tests {
         }
     }
 
+    /// Organization mode: the account's name, when known, is in the document and in the words.
+    #[test]
+    fn a_member_account_is_named_in_the_document_and_the_text() {
+        let mut trigger = trigger();
+        trigger.account = "111111111111".into();
+        trigger.region = "eu-west-1".into();
+        trigger.account_name = Some("payments-prod".into());
+        let message = Message::build("s3-public-access", "x", &remediated(), &trigger);
+        assert_eq!(message.document["account"], "111111111111");
+        assert_eq!(message.document["account_name"], "payments-prod");
+        assert!(
+            message
+                .text
+                .contains("(account 111111111111 (payments-prod), eu-west-1)"),
+            "{}",
+            message.text
+        );
+        // Without a name the field is absent, not empty.
+        trigger.account_name = None;
+        let message = Message::build("s3-public-access", "x", &remediated(), &trigger);
+        assert!(message.document.get("account_name").is_none());
+        assert!(
+            message.text.contains("(account 111111111111, eu-west-1)"),
+            "{}",
+            message.text
+        );
+    }
+
     #[test]
     fn human_text_says_what_where_why_changes_and_how_to_exempt() {
         let text = Message::build(
