@@ -252,6 +252,12 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Whether to decide and tell without changing anything, for this trigger: `DRY_RUN`, unless a
+    /// person asked for the fix (a Security Hub custom action), which is carried out even in a dry run.
+    pub fn dry_run_for(&self, trigger: &crate::trigger::Trigger) -> bool {
+        self.dry_run && !trigger.is_approval()
+    }
+
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }

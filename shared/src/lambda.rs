@@ -12,9 +12,10 @@ use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Settings, SettingsError};
-use crate::invocation::{handle_until, into_response, Deadline, Remediation};
+use crate::invocation::{handle_until, into_response, Deadline, Reach, Remediation};
 use crate::notify::Notifier;
 use crate::organization::Organization;
+use crate::security_hub::SecurityHub;
 
 pub use lambda_runtime::Error;
 
@@ -25,7 +26,7 @@ pub trait Function: Sync {
         payload: Value,
         deadline: Deadline,
         notifier: &Notifier,
-        organization: Option<&Organization>,
+        reach: Reach<'_>,
     ) -> impl Future<Output = Result<Value, Error>> + Send;
 }
 
@@ -36,9 +37,9 @@ impl<R: Remediation> Function for R {
         payload: Value,
         deadline: Deadline,
         notifier: &Notifier,
-        organization: Option<&Organization>,
+        reach: Reach<'_>,
     ) -> Result<Value, Error> {
-        let result = handle_until(payload, self, notifier, organization, deadline).await;
+        let result = handle_until(payload, self, notifier, reach, deadline).await;
         let report = match &result {
             Ok(report) => report,
             Err(failed) => &failed.report,
@@ -66,6 +67,12 @@ pub fn run<F: Function>(
             // Organization mode and fanned-out sweeps only: single-account functions start without it.
             let organization = (settings.organization != Default::default())
                 .then(|| Organization::from_sdk_config(&sdk, &settings.organization, function));
+            // Clients made on the first Security Hub finding only.
+            let security_hub = SecurityHub::from_sdk_config(
+                &sdk,
+                settings.organization.member_role_name.clone(),
+                function,
+            );
             let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
             let version = std::env::var("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or_default();
             let function = build(&sdk, settings);
@@ -81,7 +88,15 @@ pub fn run<F: Function>(
                     region = %region,
                 );
                 function
-                    .invoke(event.payload, deadline, &notifier, organization.as_ref())
+                    .invoke(
+                        event.payload,
+                        deadline,
+                        &notifier,
+                        Reach {
+                            organization: organization.as_ref(),
+                            security_hub: Some(&security_hub),
+                        },
+                    )
                     .instrument(span)
             }))
             .await

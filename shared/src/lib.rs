@@ -34,6 +34,7 @@ pub mod organization;
 pub mod outcome;
 pub mod s3;
 pub mod security_group;
+pub mod security_hub;
 pub mod shape;
 pub mod trigger;
 pub mod undo;

@@ -19,6 +19,10 @@ use serde_json::Value;
 use crate::organization::SweepJob;
 use crate::shape::{number_field, str_field};
 
+pub mod security_hub;
+
+pub use security_hub::{ControlFinding, CustomAction};
+
 /// Where a trigger came from; the `trigger.source` of a notification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -27,6 +31,7 @@ pub enum Source {
     Ec2State,
     Config,
     Guardduty,
+    Securityhub,
     Schedule,
 }
 
@@ -37,6 +42,7 @@ impl Source {
             Source::Ec2State => "ec2-state",
             Source::Config => "config",
             Source::Guardduty => "guardduty",
+            Source::Securityhub => "securityhub",
             Source::Schedule => "schedule",
         }
     }
@@ -52,7 +58,8 @@ impl fmt::Display for Source {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trigger {
     pub source: Source,
-    /// The EventBridge envelope `id`; for GuardDuty the finding id; for a Config rule its result token's rule.
+    /// The EventBridge envelope `id`; for GuardDuty and Security Hub the finding id; for a Config rule
+    /// its rule.
     pub event_id: String,
     pub account: String,
     pub region: String,
@@ -70,6 +77,8 @@ pub enum TriggerEvent {
     StateChange(StateChange),
     Compliance(ComplianceChange),
     Finding(Finding),
+    /// A failed control check from Security Hub, or a person's custom action on one.
+    SecurityHub(ControlFinding),
     Schedule {
         rule_arns: Vec<String>,
     },
@@ -198,6 +207,16 @@ impl Trigger {
                 "GuardDuty finding {} (severity {})",
                 finding.finding_type, finding.severity
             ),
+            TriggerEvent::SecurityHub(finding) => match &finding.action {
+                Some(action) => format!(
+                    "Security Hub custom action {:?} on control {} ({}): a person asked for this fix",
+                    action.name, finding.control_id, finding.title
+                ),
+                None => format!(
+                    "Security Hub control {} FAILED ({})",
+                    finding.control_id, finding.title
+                ),
+            },
             TriggerEvent::Schedule { .. } if self.is_exemption_report() => {
                 "weekly exemption report".to_string()
             }
@@ -219,6 +238,20 @@ impl Trigger {
         }
     }
 
+    /// The Security Hub finding this trigger is, when it is one.
+    pub fn security_hub(&self) -> Option<&ControlFinding> {
+        match &self.event {
+            TriggerEvent::SecurityHub(finding) => Some(finding),
+            _ => None,
+        }
+    }
+
+    /// Whether a person explicitly asked for this fix (a Security Hub custom action): it is carried out
+    /// even in a dry run.
+    pub fn is_approval(&self) -> bool {
+        self.security_hub().is_some_and(|f| f.action.is_some())
+    }
+
     /// An `Ignored` answer about this trigger.
     pub fn ignored(&self, reason: impl Into<String>) -> Ignored {
         Ignored::new(reason, Some(&self.event_id))
@@ -234,7 +267,7 @@ pub fn parse_payload(payload: &Value) -> Vec<Result<Trigger, Ignored>> {
             parse_sqs_batch(payload)
         }
         Value::Object(map) if map.contains_key("Records") => parse_sns_batch(payload),
-        Value::Object(_) => vec![parse_event(payload)],
+        Value::Object(_) => parse_events(payload),
         Value::Array(_) => vec![Err(Ignored::new(
             "payload is a JSON array; expected one event or an SNS batch",
             None,
@@ -274,22 +307,22 @@ fn parse_sns_batch(payload: &Value) -> Vec<Result<Trigger, Ignored>> {
     batch
         .records
         .iter()
-        .map(|record| {
+        .flat_map(|record| {
             let message_id = record.sns.message_id.as_str();
             match serde_json::from_str::<Value>(&record.sns.message) {
                 Ok(inner @ Value::Object(_))
                     if !inner.as_object().is_some_and(|m| m.contains_key("Records")) =>
                 {
-                    parse_event(&inner)
+                    parse_events(&inner)
                 }
-                Ok(_) => Err(Ignored::new(
+                Ok(_) => vec![Err(Ignored::new(
                     "SNS message is not a single event object",
                     Some(message_id),
-                )),
-                Err(err) => Err(Ignored::new(
+                ))],
+                Err(err) => vec![Err(Ignored::new(
                     format!("SNS message is not JSON: {err}"),
                     Some(message_id),
-                )),
+                ))],
             }
         })
         .collect()
@@ -320,11 +353,11 @@ fn parse_sqs_batch(payload: &Value) -> Vec<Result<Trigger, Ignored>> {
     batch
         .records
         .iter()
-        .map(|record| {
+        .flat_map(|record| {
             let message_id = record.message_id.as_deref().unwrap_or_default();
             let body = record.body.as_deref().unwrap_or_default();
-            let mut trigger = match SweepJob::from_body(body) {
-                Some(Ok(job)) => Trigger {
+            let parsed = match SweepJob::from_body(body) {
+                Some(Ok(job)) => vec![Ok(Trigger {
                     source: Source::Schedule,
                     event_id: job.sweep_id.clone(),
                     account: job.account.clone(),
@@ -332,22 +365,39 @@ fn parse_sqs_batch(payload: &Value) -> Vec<Result<Trigger, Ignored>> {
                     account_name: job.account_name.clone(),
                     message_id: None,
                     event: TriggerEvent::Job(job),
-                },
-                Some(Err(reason)) => return Err(Ignored::new(reason, Some(message_id))),
+                })],
+                Some(Err(reason)) => vec![Err(Ignored::new(reason, Some(message_id)))],
                 None => match serde_json::from_str::<Value>(body) {
-                    Ok(event @ Value::Object(_)) => parse_event(&event)?,
-                    _ => {
-                        return Err(Ignored::new(
-                            "SQS message is neither a sweep job nor an event",
-                            Some(message_id),
-                        ))
-                    }
+                    Ok(event @ Value::Object(_)) => parse_events(&event),
+                    _ => vec![Err(Ignored::new(
+                        "SQS message is neither a sweep job nor an event",
+                        Some(message_id),
+                    ))],
                 },
             };
-            trigger.message_id = Some(message_id.to_string());
-            Ok(trigger)
+            parsed.into_iter().map(move |entry| {
+                entry.map(|mut trigger| {
+                    trigger.message_id = Some(message_id.to_string());
+                    trigger
+                })
+            })
         })
         .collect()
+}
+
+/// Parses one event object into its triggers: one, except for a Security Hub event, which may carry
+/// several findings (one trigger each). Never empty.
+pub fn parse_events(event: &Value) -> Vec<Result<Trigger, Ignored>> {
+    let detail_type = str_field(event, "detail-type");
+    if str_field(event, "source") == Some("aws.securityhub")
+        && matches!(
+            detail_type,
+            Some(security_hub::IMPORTED | security_hub::CUSTOM_ACTION)
+        )
+    {
+        return security_hub::parse(event);
+    }
+    vec![parse_event(event)]
 }
 
 /// Parses one event object: an EventBridge envelope or a custom Config rule invocation.

@@ -28,10 +28,10 @@ use time::OffsetDateTime;
 use crate::config::Settings;
 use crate::error::AwsError;
 use crate::instance::InstanceActions;
+use crate::invocation::Reach;
 use crate::invocation::{Deadline, Status};
 use crate::lambda::{Error, Function};
 use crate::notify::Notifier;
-use crate::organization::Organization;
 use crate::s3::{BucketState, S3Actions};
 use crate::security_group::item::references_prefix_list;
 use crate::security_group::SecurityGroupActions;
@@ -413,7 +413,7 @@ impl Function for ConfigRule {
         payload: Value,
         _: Deadline,
         _: &Notifier,
-        _: Option<&Organization>,
+        _: Reach<'_>,
     ) -> Result<Value, Error> {
         match self.handle(&payload).await {
             Ok(report) => Ok(serde_json::to_value(report)?),

@@ -113,6 +113,7 @@ impl UntaggedInstances {
         &self,
         actions: &InstanceActions,
         plans: &[(String, InstancePlan)],
+        dry_run: bool,
     ) -> PerInstance {
         let ids_where = |wanted: fn(&InstanceAction) -> bool| -> Vec<String> {
             plans
@@ -122,7 +123,7 @@ impl UntaggedInstances {
                 .collect()
         };
         let mut results = PerInstance::new();
-        if self.settings.dry_run {
+        if dry_run {
             return results;
         }
         let to_stop = ids_where(|a| {
@@ -170,6 +171,7 @@ impl UntaggedInstances {
         before: Option<&InstanceState>,
         plan: &InstancePlan,
         applied: Option<&Result<(), AwsError>>,
+        dry_run: bool,
     ) -> Result<Outcome, AwsError> {
         let settings = &self.settings;
         let required = required_tags_text(&settings.required_tags);
@@ -185,7 +187,7 @@ impl UntaggedInstances {
                        reason: String,
                        restore: Restore|
          -> Result<Outcome, AwsError> {
-            if settings.dry_run {
+            if dry_run {
                 return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(vec![change]));
             }
             match applied {
@@ -221,7 +223,7 @@ impl UntaggedInstances {
                     format!("now carries the required tags ({required}); the stop deadline is cancelled"),
                 );
                 match applied {
-                    _ if settings.dry_run => {}
+                    _ if dry_run => {}
                     None | Some(Ok(())) => {
                         result.changes = vec![format!("removed tag {STOP_AFTER_TAG}")]
                     }
@@ -358,14 +360,15 @@ impl Remediation for UntaggedInstances {
                 )
             })
             .collect();
-        let applied = self.apply(&actions, &plans).await;
+        let dry_run = self.settings.dry_run_for(trigger);
+        let applied = self.apply(&actions, &plans, dry_run).await;
         let plans: HashMap<String, InstancePlan> = plans.into_iter().collect();
         targets
             .iter()
             .map(|target| {
                 let id = target.instance_id.as_str();
                 match plans.get(id) {
-                    Some(plan) => self.outcome(id, states.get(id), plan, applied.get(id)),
+                    Some(plan) => self.outcome(id, states.get(id), plan, applied.get(id), dry_run),
                     None => Err(AwsError::new(
                         "DescribeInstances",
                         ErrorKind::NotFound,

@@ -42,6 +42,9 @@ pub fn targets_of(trigger: &Trigger) -> Result<Vec<String>, Unrelated> {
             "Config rule {} is about {}, not an EC2 instance",
             change.rule_name, change.resource_type
         ))),
+        TriggerEvent::SecurityHub(finding) => {
+            finding.resources_for("AwsEc2Instance", "an EC2 instance")
+        }
         TriggerEvent::Schedule { .. } | TriggerEvent::Job(_) => Err(Unrelated::new(
             "scheduled sweeps list the instances themselves",
         )),

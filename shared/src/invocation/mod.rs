@@ -21,6 +21,8 @@ use crate::notify::{Notifier, BATCH_ENTRIES};
 use crate::organization::sweep::{self, Cursor};
 use crate::organization::Organization;
 use crate::outcome::{Outcome, OutcomeKind, ResourceType, Severity};
+use crate::security_hub::update::update_for;
+use crate::security_hub::{FindingUpdate, SecurityHub};
 use crate::trigger::{is_sqs_batch, parse_payload, Trigger};
 
 /// Why an event is not for this function; it is answered `ignored` with this reason.
@@ -110,6 +112,13 @@ pub trait Remediation: Sync {
         async { Ok(None) }
     }
 
+    /// Whether the function vouches for a Security Hub control under its settings: when its outcome
+    /// is remediated or compliant, the control's check passes too, so the finding may be `RESOLVED`.
+    /// By default none.
+    fn closes_control(&self, _control_id: &str) -> bool {
+        false
+    }
+
     /// How a target is named in outcomes (for failures the remediation could not describe itself).
     fn resource_of(&self, target: &Self::Target) -> (ResourceType, String);
 
@@ -120,13 +129,28 @@ pub trait Remediation: Sync {
     ) -> impl Future<Output = Result<Vec<Exempt>, AwsError>> + Send;
 }
 
-/// [`handle_until`] without a deadline or organization mode.
+/// Who is told, besides the SNS topic, and what organization mode adds.
+#[derive(Clone, Copy, Default)]
+pub struct Reach<'a> {
+    pub organization: Option<&'a Organization>,
+    /// Updates the Security Hub findings the invocation acted on.
+    pub security_hub: Option<&'a SecurityHub>,
+}
+
+/// [`handle_until`] without a deadline, organization mode or Security Hub.
 pub async fn handle<R: Remediation>(
     payload: Value,
     remediation: &R,
     notifier: &Notifier,
 ) -> Result<Report, InvocationError> {
-    handle_until(payload, remediation, notifier, None, Deadline::none()).await
+    handle_until(
+        payload,
+        remediation,
+        notifier,
+        Reach::default(),
+        Deadline::none(),
+    )
+    .await
 }
 
 /// Handles one Lambda payload. Returns an error (so Lambda retries) only when an AWS call failed
@@ -134,12 +158,13 @@ pub async fn handle<R: Remediation>(
 /// the deadline; everything else is in the report. A sweep that runs out of time answers with what
 /// it did and what is left (`unfinished`): the next sweep goes on, a retry would start over; a sweep
 /// job from the queue sends its continuation instead. In an SQS batch each message fails alone
-/// (`batchItemFailures`). Every fix is idempotent, so a retry of the whole payload is safe.
+/// (`batchItemFailures`). Every fix is idempotent, so a retry of the whole payload is safe. The
+/// Security Hub findings acted on are updated last, in batches.
 pub async fn handle_until<R: Remediation>(
     payload: Value,
     remediation: &R,
     notifier: &Notifier,
-    organization: Option<&Organization>,
+    reach: Reach<'_>,
     deadline: Deadline,
 ) -> Result<Report, InvocationError> {
     let mut report = Report::new(notifier.function());
@@ -147,6 +172,7 @@ pub async fn handle_until<R: Remediation>(
         report.for_sqs_batch();
     }
     let mut retry_reasons = Vec::new();
+    let mut finding_updates = Vec::new();
 
     for parsed in parse_payload(&payload) {
         let mut trigger = match parsed {
@@ -159,15 +185,35 @@ pub async fn handle_until<R: Remediation>(
         let run = Run {
             remediation,
             notifier,
-            organization,
+            organization: reach.organization,
             deadline,
         };
-        let reasons = Box::pin(run.trigger(&mut trigger, &mut report)).await;
+        let mut outcomes = Vec::new();
+        let reasons = Box::pin(run.trigger(&mut trigger, &mut report, &mut outcomes)).await;
+        if let Some(finding) = trigger.security_hub() {
+            let outcomes: Vec<&Outcome> = outcomes.iter().collect();
+            let closes = remediation.closes_control(&finding.control_id);
+            if let Some(mut update) = update_for(finding, &outcomes, notifier.function(), closes) {
+                update.message_id = trigger.message_id.clone();
+                finding_updates.push(update);
+            }
+        }
         match (&trigger.message_id, reasons.is_empty()) {
             (_, true) => {}
-            (Some(message_id), false) => report.retry_message(message_id, &reasons, &trigger),
+            (Some(message_id), false) => report.retry_message(message_id, &reasons, Some(&trigger)),
             (None, false) => retry_reasons.extend(reasons),
         }
+    }
+
+    if let Some(security_hub) = reach.security_hub {
+        // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
+        Box::pin(update_findings(
+            security_hub,
+            &finding_updates,
+            &mut report,
+            &mut retry_reasons,
+        ))
+        .await;
     }
 
     if retry_reasons.is_empty() {
@@ -189,10 +235,26 @@ struct Run<'a, R> {
 }
 
 impl<R: Remediation> Run<'_, R> {
-    /// Handles one trigger; returns why it must be tried again (empty: done).
-    async fn trigger(&self, trigger: &mut Trigger, report: &mut Report) -> Vec<String> {
+    /// Handles one trigger, keeping its resources' outcomes in `outcomes`; returns why it must be
+    /// tried again (empty: done).
+    async fn trigger(
+        &self,
+        trigger: &mut Trigger,
+        report: &mut Report,
+        outcomes: &mut Vec<Outcome>,
+    ) -> Vec<String> {
         let (remediation, notifier, deadline) = (self.remediation, self.notifier, self.deadline);
         let mut retry_reasons = Vec::new();
+        if trigger
+            .security_hub()
+            .is_some_and(|finding| finding.is_echo_of(notifier.function()))
+        {
+            report.ignored(
+                trigger.ignored("Security Hub sent back this function's own update of the finding"),
+                Some(trigger),
+            );
+            return retry_reasons;
+        }
         if deadline.is_near() {
             if trigger.job().is_some() {
                 // A job is a message that nothing else will send again: SQS delivers it anew.
@@ -353,6 +415,9 @@ impl<R: Remediation> Run<'_, R> {
                         .unwrap_or_default(),
                     "decision"
                 );
+                if trigger.security_hub().is_some() {
+                    outcomes.push(outcome.clone());
+                }
                 let notified = if trigger.is_sweep() {
                     outcome.outcome.is_notified_by_sweep()
                 } else {
@@ -416,6 +481,27 @@ impl<R: Remediation> Run<'_, R> {
             }
         }
         retry_reasons
+    }
+}
+
+/// Updates the Security Hub findings acted on. An update that failed for a passing reason makes the
+/// invocation fail (or its SQS message), so that it is retried: the retry finds a fixed resource
+/// compliant and resolves the finding then.
+async fn update_findings(
+    security_hub: &SecurityHub,
+    updates: &[FindingUpdate],
+    report: &mut Report,
+    retry_reasons: &mut Vec<String>,
+) {
+    for (update, err) in security_hub.update_all(updates).await {
+        if !err.is_transient() {
+            continue;
+        }
+        let reason = format!("Security Hub finding {}: {err}", update.id);
+        match &update.message_id {
+            Some(message_id) => report.retry_message(message_id, &[reason], None),
+            None => retry_reasons.push(reason),
+        }
     }
 }
 

@@ -156,7 +156,7 @@ impl Report {
         &mut self,
         message_id: &str,
         reasons: &[String],
-        trigger: &Trigger,
+        trigger: Option<&Trigger>,
     ) {
         let reason = format!(
             "SQS delivers message {message_id} again: {}",
@@ -166,13 +166,14 @@ impl Report {
         self.push(ReportEntry::about_event(
             ReportOutcome::Retried,
             reason,
-            Some(trigger),
+            trigger,
         ));
-        let mut failure = BatchItemFailure::default();
-        failure.item_identifier = message_id.to_string();
-        self.batch_item_failures
-            .get_or_insert_with(Vec::new)
-            .push(failure);
+        let failures = self.batch_item_failures.get_or_insert_with(Vec::new);
+        if !failures.iter().any(|f| f.item_identifier == message_id) {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id.to_string();
+            failures.push(failure);
+        }
     }
 
     /// Sweep jobs put on the queue (a fan-out or a continuation), and why.

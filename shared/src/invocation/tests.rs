@@ -231,7 +231,7 @@ async fn a_sweep_stops_before_the_deadline_and_reports_what_is_left() {
     // 500 ms left: a reserve of 100 ms, so about 20 of the 50 targets fit.
     let deadline = Deadline::before(SystemTime::now() + Duration::from_millis(500));
     let started = Instant::now();
-    let report = handle_until(sweep(), &slow, &notifier(None), None, deadline)
+    let report = handle_until(sweep(), &slow, &notifier(None), Reach::default(), deadline)
         .await
         .unwrap();
     assert!(
@@ -257,7 +257,7 @@ async fn an_event_cut_short_by_the_deadline_is_retried() {
     event["detail-type"] = json!("EC2 Instance State-change Notification");
     event["detail"] = json!({"instance-id": "i-1", "state": "running"});
     let deadline = Deadline::before(SystemTime::now() + Duration::from_millis(300));
-    let err = handle_until(event, &slow, &notifier(None), None, deadline)
+    let err = handle_until(event, &slow, &notifier(None), Reach::default(), deadline)
         .await
         .unwrap_err();
     assert!(

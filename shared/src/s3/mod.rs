@@ -112,6 +112,7 @@ impl S3PublicAccess {
     async fn remediate_bucket(
         &self,
         actions: &S3Actions,
+        dry_run: bool,
         bucket: &str,
         account: &str,
     ) -> Result<Outcome, AwsError> {
@@ -128,7 +129,7 @@ impl S3PublicAccess {
             Err(skipped) => return Ok(outcome(OutcomeKind::Skipped, skipped)),
         };
         let unfixable = plan.unfixable(&self.settings);
-        if self.settings.dry_run {
+        if dry_run {
             let reason = match &unfixable {
                 Some(why) => format!("{reason}; even so it would stay public: {why}"),
                 None => reason,
@@ -216,6 +217,7 @@ impl S3PublicAccess {
     async fn remediate_object(
         &self,
         actions: &S3Actions,
+        dry_run: bool,
         bucket: &str,
         key: &str,
     ) -> Result<Outcome, AwsError> {
@@ -247,7 +249,7 @@ impl S3PublicAccess {
         if block_public_access {
             planned.push(block_change.clone());
         }
-        if self.settings.dry_run {
+        if dry_run {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(planned));
         }
         let fixed = Acl {
@@ -288,6 +290,7 @@ impl S3PublicAccess {
     async fn remediate_upload(
         &self,
         actions: &S3Actions,
+        dry_run: bool,
         bucket: &str,
         key: &str,
         account: &str,
@@ -319,7 +322,7 @@ impl S3PublicAccess {
             ));
         }
         let change = format!("{BLOCK_PUBLIC_ACCESS_CHANGE} on bucket {bucket} (IgnorePublicAcls keeps the uploaded object private)");
-        if self.settings.dry_run {
+        if dry_run {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(vec![change]));
         }
         match actions.block_public_access(bucket).await {
@@ -335,6 +338,7 @@ impl S3PublicAccess {
     async fn remediate_account(
         &self,
         actions: &S3Actions,
+        dry_run: bool,
         account: &str,
     ) -> Result<Outcome, AwsError> {
         let outcome = |kind, reason: String| {
@@ -349,7 +353,7 @@ impl S3PublicAccess {
             ));
         };
         let change = vec![ACCOUNT_BLOCK_PUBLIC_ACCESS_CHANGE.to_string()];
-        if self.settings.dry_run {
+        if dry_run {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(change));
         }
         match actions.block_account_public_access(account).await {
@@ -413,18 +417,25 @@ impl Remediation for S3PublicAccess {
 
     async fn remediate(&self, target: &S3Target, trigger: &Trigger) -> Result<Outcome, AwsError> {
         let actions = self.actions(trigger).await?;
+        let dry_run = self.settings.dry_run_for(trigger);
         match target {
             S3Target::Bucket(bucket) => {
-                self.remediate_bucket(&actions, bucket, &trigger.account)
+                self.remediate_bucket(&actions, dry_run, bucket, &trigger.account)
                     .await
             }
-            S3Target::Object { bucket, key } => self.remediate_object(&actions, bucket, key).await,
+            S3Target::Object { bucket, key } => {
+                self.remediate_object(&actions, dry_run, bucket, key).await
+            }
             S3Target::Upload { bucket, key } => {
-                self.remediate_upload(&actions, bucket, key, &trigger.account)
+                self.remediate_upload(&actions, dry_run, bucket, key, &trigger.account)
                     .await
             }
-            S3Target::Account(account) => self.remediate_account(&actions, account).await,
+            S3Target::Account(account) => self.remediate_account(&actions, dry_run, account).await,
         }
+    }
+
+    fn closes_control(&self, control_id: &str) -> bool {
+        closes_control(control_id, &self.settings)
     }
 
     async fn foreign(&self, trigger: &Trigger) -> Result<Option<Unrelated>, AwsError> {

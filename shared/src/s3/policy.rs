@@ -397,3 +397,15 @@ pub fn plan_account(current: Option<&BlockPublicAccess>, settings: &Settings) ->
 
 pub const ACCOUNT_BLOCK_PUBLIC_ACCESS_CHANGE: &str =
     "enabled account-level Block Public Access (all four settings)";
+
+/// Whether a bucket or account this function found compliant, or fixed, passes Security Hub control
+/// `control_id` too (Security Hub controls for Amazon S3): S3.2 and S3.3 (public read, public write:
+/// ACL grants and bucket policies, what this rule judges); S3.8 and S3.1 (Block Public Access on the
+/// bucket and on the account) only when `BLOCK_PUBLIC_ACCESS=always` makes them part of the rule.
+pub fn closes_control(control_id: &str, settings: &Settings) -> bool {
+    match control_id {
+        "S3.2" | "S3.3" => true,
+        "S3.1" | "S3.8" => settings.block_public_access == BlockPublicAccessMode::Always,
+        _ => false,
+    }
+}

@@ -83,6 +83,26 @@ pub fn targets_of(trigger: &Trigger) -> Result<Vec<S3Target>, Unrelated> {
                 .map(S3Target::Bucket)
                 .collect())
         }
+        // Any control on a bucket; the account's own settings for the S3 controls (S3.1).
+        TriggerEvent::SecurityHub(finding) => {
+            let mut targets: Vec<S3Target> = finding
+                .resources_of("AwsS3Bucket")
+                .into_iter()
+                .map(S3Target::Bucket)
+                .collect();
+            if finding.control_id.starts_with("S3.") {
+                targets.extend(
+                    finding
+                        .resources_of("AwsAccount")
+                        .into_iter()
+                        .map(S3Target::Account),
+                );
+            }
+            if targets.is_empty() {
+                finding.resources_for("AwsS3Bucket", "an S3 bucket")?;
+            }
+            Ok(targets)
+        }
         TriggerEvent::Schedule { .. } | TriggerEvent::Job(_) => Err(Unrelated::new(
             "scheduled sweeps list the buckets themselves",
         )),

@@ -940,3 +940,19 @@ mod undo_after_fix {
         }
     }
 }
+
+/// A finding is resolved only for controls this rule answers under the settings.
+#[test]
+fn security_hub_controls_vouched_for_follow_block_public_access_mode() {
+    use crate::config::BlockPublicAccessMode;
+    let mut settings = Settings::default();
+    for control in ["S3.2", "S3.3"] {
+        assert!(closes_control(control, &settings), "{control}");
+    }
+    for control in ["S3.1", "S3.8", "S3.5", "EC2.19", ""] {
+        assert!(!closes_control(control, &settings), "{control}");
+    }
+    settings.block_public_access = BlockPublicAccessMode::Always;
+    assert!(closes_control("S3.1", &settings) && closes_control("S3.8", &settings));
+    assert!(!closes_control("S3.5", &settings));
+}

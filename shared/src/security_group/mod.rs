@@ -265,7 +265,7 @@ impl Remediation for OpenSecurityGroup {
             Ok(reason) => reason,
             Err(skipped) => return Ok(outcome(OutcomeKind::Skipped, skipped)),
         };
-        if self.settings.dry_run {
+        if self.settings.dry_run_for(trigger) {
             return Ok(outcome(OutcomeKind::DryRun, reason).with_changes(plan.changes()));
         }
 
@@ -338,6 +338,10 @@ impl Remediation for OpenSecurityGroup {
                 &state.ingress,
                 false,
             )))
+    }
+
+    fn closes_control(&self, control_id: &str) -> bool {
+        policy::closes_control(control_id, &self.settings.allowed_public_ports)
     }
 
     async fn foreign(&self, trigger: &Trigger) -> Result<Option<Unrelated>, AwsError> {

@@ -429,3 +429,29 @@ pub fn plan_group(rules: &[IngressRule], allowed: &PortSet, focus_ports: &[u16])
     }
     GroupPlan { revoke, reopen }
 }
+
+/// The ports Security Hub control EC2.19 calls high risk (Security Hub controls for Amazon EC2, EC2.19).
+const HIGH_RISK_PORTS: &[u16] = &[
+    20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000, 5432, 5500,
+    5601, 8080, 8088, 8888, 9200, 9300,
+];
+/// EC2.18's authorized TCP ports when the control's parameter is left at its default.
+const EC2_18_DEFAULT_AUTHORIZED: &[u16] = &[80, 443];
+
+/// Whether a group this function found compliant, or fixed, passes Security Hub control `control_id`
+/// too: the control's ports must all be ports this rule never leaves open to the internet
+/// (`allowed`: `ALLOWED_PUBLIC_PORTS`). EC2.13: 22; EC2.14: 3389; EC2.19: the high-risk ports; EC2.18:
+/// every port but the authorized ones (80 and 443 by default), so only when `allowed` is within them.
+pub fn closes_control(control_id: &str, allowed: &PortSet) -> bool {
+    match control_id {
+        "EC2.13" => !allowed.contains(22),
+        "EC2.14" => !allowed.contains(3389),
+        "EC2.19" => !HIGH_RISK_PORTS.iter().any(|&port| allowed.contains(port)),
+        "EC2.18" => allowed.ranges().iter().all(|range| {
+            range
+                .clone()
+                .all(|port| EC2_18_DEFAULT_AUTHORIZED.contains(&port))
+        }),
+        _ => false,
+    }
+}

@@ -75,6 +75,11 @@ pub fn targets_of(trigger: &Trigger) -> Result<Vec<GroupTarget>, Unrelated> {
                 })
                 .collect())
         }
+        TriggerEvent::SecurityHub(finding) => Ok(finding
+            .resources_for("AwsEc2SecurityGroup", "a security group")?
+            .into_iter()
+            .map(GroupTarget::new)
+            .collect()),
         TriggerEvent::Schedule { .. } | TriggerEvent::Job(_) => Err(Unrelated::new(
             "scheduled sweeps list the groups themselves",
         )),

@@ -854,3 +854,23 @@ mod undo_after_fix {
         }
     }
 }
+
+/// A finding is resolved only when none of its control's ports may stay open under ALLOWED_PUBLIC_PORTS.
+#[test]
+fn security_hub_controls_vouched_for_follow_the_allowed_ports() {
+    use crate::config::PortSet;
+    let web = PortSet::parse("80,443").unwrap();
+    for control in ["EC2.13", "EC2.14", "EC2.18", "EC2.19"] {
+        assert!(policy::closes_control(control, &web), "{control}");
+    }
+    assert!(!policy::closes_control("EC2.2", &web));
+    let ssh = PortSet::parse("22,80,443").unwrap();
+    assert!(!policy::closes_control("EC2.13", &ssh));
+    assert!(!policy::closes_control("EC2.19", &ssh));
+    assert!(!policy::closes_control("EC2.18", &ssh));
+    assert!(policy::closes_control("EC2.14", &ssh));
+    let mysql = PortSet::parse("3306").unwrap();
+    assert!(!policy::closes_control("EC2.19", &mysql));
+    assert!(!policy::closes_control("EC2.18", &mysql));
+    assert!(policy::closes_control("EC2.13", &mysql));
+}

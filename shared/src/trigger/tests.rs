@@ -317,3 +317,210 @@ fn truncated_sample_events_never_panic() {
         let _ = parse_payload(&broken);
     }
 }
+
+fn control_finding(trigger: &Trigger) -> &ControlFinding {
+    trigger
+        .security_hub()
+        .unwrap_or_else(|| panic!("not a Security Hub finding: {trigger:?}"))
+}
+
+#[test]
+fn security_hub_standard_finding_names_its_control_bucket_and_hub() {
+    let trigger = one("s3-public-access/securityhub-s3-2-failed.json").unwrap();
+    let finding = control_finding(&trigger);
+    assert_eq!(trigger.source, Source::Securityhub);
+    assert_eq!(trigger.source.as_str(), "securityhub");
+    assert_eq!(
+        trigger.event_id, finding.id,
+        "the finding Id, not the envelope id"
+    );
+    assert!(finding.id.contains("/S3.2/finding/"));
+    assert_eq!(
+        finding.product_arn,
+        "arn:aws:securityhub:us-east-1::product/aws/securityhub"
+    );
+    assert_eq!(finding.control_id, "S3.2");
+    assert_eq!(
+        finding.resources_of("AwsS3Bucket"),
+        vec!["example-public-bucket"]
+    );
+    assert_eq!(
+        (finding.hub_account.as_str(), finding.hub_region.as_str()),
+        ("123456789012", "us-east-1")
+    );
+    assert!(finding.action.is_none());
+    assert!(!trigger.is_approval());
+    assert!(trigger.detail().contains("S3.2"), "{}", trigger.detail());
+}
+
+#[test]
+fn consolidated_control_finding_takes_the_security_control_id() {
+    let trigger = one("s3-public-access/securityhub-s3-8-failed-consolidated.json").unwrap();
+    let finding = control_finding(&trigger);
+    assert_eq!(finding.control_id, "S3.8");
+    assert_eq!(
+        finding.resources_of("AwsS3Bucket"),
+        vec!["example-public-bucket"]
+    );
+    let groups = one("open-security-group/securityhub-ec2-19-failed.json").unwrap();
+    assert_eq!(control_finding(&groups).control_id, "EC2.19");
+    assert_eq!(
+        control_finding(&groups).resources_of("AwsEc2SecurityGroup"),
+        vec!["sg-0a1b2c3d4e5f60718"]
+    );
+    let instances = one("untagged-instance/securityhub-ec2-8-failed-consolidated.json").unwrap();
+    assert_eq!(
+        control_finding(&instances).resources_of("AwsEc2Instance"),
+        vec!["i-0a1b2c3d4e5f60718"]
+    );
+}
+
+#[test]
+fn a_finding_without_its_control_id_fields_takes_the_generator_id() {
+    let mut event = load("s3-public-access/securityhub-s3-2-failed.json");
+    let finding = &mut event["detail"]["findings"][0];
+    finding["Compliance"]
+        .as_object_mut()
+        .unwrap()
+        .remove("SecurityControlId");
+    finding["ProductFields"]
+        .as_object_mut()
+        .unwrap()
+        .remove("ControlId");
+    let trigger = parse_payload(&event).remove(0).unwrap();
+    assert_eq!(control_finding(&trigger).control_id, "S3.2");
+}
+
+#[test]
+fn a_custom_action_is_a_persons_request() {
+    let trigger = one("s3-public-access/securityhub-s3-2-custom-action.json").unwrap();
+    let finding = control_finding(&trigger);
+    let action = finding.action.as_ref().expect("custom action");
+    assert_eq!(action.name, "Remediate now");
+    assert_eq!(
+        action.arn,
+        "arn:aws:securityhub:us-east-1:123456789012:action/custom/RemediateNow"
+    );
+    assert!(trigger.is_approval());
+    assert!(
+        trigger.detail().contains("a person asked"),
+        "{}",
+        trigger.detail()
+    );
+}
+
+#[test]
+fn findings_not_to_act_on_are_ignored_with_their_reason() {
+    let base = load("s3-public-access/securityhub-s3-2-failed.json");
+    let cases: [(&str, Value, &str); 6] = [
+        ("/Workflow/Status", json!("SUPPRESSED"), "SUPPRESSED"),
+        ("/Workflow/Status", json!("RESOLVED"), "RESOLVED"),
+        ("/Compliance/Status", json!("PASSED"), "PASSED"),
+        ("/Compliance", json!(null), "not a control check"),
+        ("/RecordState", json!("ARCHIVED"), "ARCHIVED"),
+        ("/Resources", json!([]), "names no resource"),
+    ];
+    for (pointer, value, reason) in cases {
+        let mut event = base.clone();
+        *event["detail"]["findings"][0].pointer_mut(pointer).unwrap() = value;
+        let ignored = parse_payload(&event).remove(0).expect_err(pointer);
+        assert!(
+            ignored.reason.contains(reason),
+            "{pointer}: {}",
+            ignored.reason
+        );
+        assert!(
+            ignored.event_id.as_deref().unwrap().contains("/finding/"),
+            "{ignored:?}"
+        );
+    }
+    let suppressed = one("s3-public-access/ignored-securityhub-s3-2-suppressed.json").unwrap_err();
+    assert!(
+        suppressed.reason.contains("SUPPRESSED"),
+        "{}",
+        suppressed.reason
+    );
+    let mut empty = base.clone();
+    empty["detail"]["findings"] = json!([]);
+    assert!(parse_payload(&empty)
+        .remove(0)
+        .unwrap_err()
+        .reason
+        .contains("no findings"));
+}
+
+#[test]
+fn every_finding_of_an_event_is_a_trigger_in_its_own_account_and_region() {
+    let mut event = load("s3-public-access/securityhub-s3-2-failed.json");
+    let first = event["detail"]["findings"][0].clone();
+    let mut member = first.clone();
+    member["Id"] =
+        json!("arn:aws:securityhub:eu-west-1:111111111111:subscription/x/S3.2/finding/member");
+    member["AwsAccountId"] = json!("111111111111");
+    member["Region"] = json!("eu-west-1");
+    let mut passed = first.clone();
+    passed["Compliance"]["Status"] = json!("PASSED");
+    event["detail"]["findings"] = json!([first, member, passed]);
+    let parsed = parse_payload(&event);
+    assert_eq!(parsed.len(), 3);
+    let own = parsed[0].as_ref().unwrap();
+    let other = parsed[1].as_ref().unwrap();
+    assert_eq!(
+        (own.account.as_str(), own.region.as_str()),
+        ("123456789012", "us-east-1")
+    );
+    assert_eq!(
+        (other.account.as_str(), other.region.as_str()),
+        ("111111111111", "eu-west-1")
+    );
+    // Updated where the event came from: the administrator account, the aggregation region.
+    assert_eq!(control_finding(other).hub_account, "123456789012");
+    assert_eq!(control_finding(other).hub_region, "us-east-1");
+    assert!(parsed[2].as_ref().unwrap_err().reason.contains("PASSED"));
+}
+
+#[test]
+fn an_account_finding_names_the_account_by_its_id() {
+    let mut event = load("s3-public-access/securityhub-s3-8-failed-consolidated.json");
+    event["detail"]["findings"][0]["Resources"] = json!([{"Type": "AwsAccount", "Id": "AWS::::Account:123456789012", "Partition": "aws", "Region": "us-east-1"}]);
+    event["detail"]["findings"][0]["Compliance"]["SecurityControlId"] = json!("S3.1");
+    let trigger = parse_payload(&event).remove(0).unwrap();
+    assert_eq!(
+        control_finding(&trigger).resources_of("AwsAccount"),
+        vec!["123456789012"]
+    );
+}
+
+#[test]
+fn the_functions_own_update_coming_back_is_an_echo_and_a_new_check_is_not() {
+    let mut event = load("s3-public-access/securityhub-s3-2-failed.json");
+    let finding = &mut event["detail"]["findings"][0];
+    finding["Workflow"]["Status"] = json!("NOTIFIED");
+    finding["Note"] = json!({"Text": "s3-public-access: dry run", "UpdatedBy": "s3-public-access", "UpdatedAt": "2026-12-01T14:40:00.000Z"});
+    let echo = parse_payload(&event).remove(0).unwrap();
+    assert!(control_finding(&echo).is_echo_of("s3-public-access"));
+    assert!(!control_finding(&echo).is_echo_of("open-security-group"));
+    // Security Hub checked again after the note: UpdatedAt moves past it.
+    event["detail"]["findings"][0]["UpdatedAt"] = json!("2026-12-02T02:00:00.000Z");
+    let recheck = parse_payload(&event).remove(0).unwrap();
+    assert!(!control_finding(&recheck).is_echo_of("s3-public-access"));
+    // A person's custom action is never an echo, whatever the note says.
+    let mut action = load("s3-public-access/securityhub-s3-2-custom-action.json");
+    action["detail"]["findings"][0]["Note"] = json!({"Text": "x", "UpdatedBy": "s3-public-access", "UpdatedAt": "2099-01-01T00:00:00.000Z"});
+    let asked = parse_payload(&action).remove(0).unwrap();
+    assert!(!control_finding(&asked).is_echo_of("s3-public-access"));
+}
+
+#[test]
+fn a_security_hub_event_through_sns_is_parsed_like_one_from_eventbridge() {
+    let direct = load("open-security-group/securityhub-ec2-19-failed.json");
+    let wrapped = json!({"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:t:1",
+        "Sns": {"Type": "Notification", "MessageId": "m-1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+                "Subject": null, "Message": direct.to_string(), "Timestamp": "2026-12-01T14:32:26.000Z",
+                "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "x", "UnsubscribeUrl": "x",
+                "MessageAttributes": {}}
+    }]});
+    let via_sns = parse_payload(&wrapped).remove(0).unwrap();
+    assert_eq!(via_sns, parse_payload(&direct).remove(0).unwrap());
+}
