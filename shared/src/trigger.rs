@@ -252,6 +252,18 @@ impl Trigger {
         self.security_hub().is_some_and(|f| f.action.is_some())
     }
 
+    /// Who asked for this fix, when a person did. Security Hub's custom action event names the action
+    /// and its account, not the person who chose it (Security Hub User Guide, "EventBridge event
+    /// formats": no identity field), so the action is what can be named.
+    pub fn requested_by(&self) -> Option<String> {
+        let finding = self.security_hub()?;
+        let action = finding.action.as_ref()?;
+        Some(format!(
+            "a person in Security Hub, with custom action {:?} ({}) on finding {} in account {}; Security Hub does not say who",
+            action.name, action.arn, finding.id, finding.hub_account
+        ))
+    }
+
     /// An `Ignored` answer about this trigger.
     pub fn ignored(&self, reason: impl Into<String>) -> Ignored {
         Ignored::new(reason, Some(&self.event_id))

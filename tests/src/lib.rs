@@ -9,6 +9,8 @@ pub mod emulator;
 pub mod moto;
 pub mod organization;
 pub mod s3;
+pub mod security_hub_stub;
+pub mod stub;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -105,6 +105,7 @@ pub fn message(
             source: trigger.source,
             event_id: trigger.event_id.clone(),
             detail: "weekly exemption report".to_string(),
+            requested_by: None,
         },
     };
     Some(Message {

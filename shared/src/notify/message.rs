@@ -39,6 +39,20 @@ pub struct TriggerRef {
     pub source: Source,
     pub event_id: String,
     pub detail: String,
+    /// Who asked for this fix, when a person did (a Security Hub custom action).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+}
+
+impl TriggerRef {
+    pub fn of(trigger: &Trigger) -> Self {
+        TriggerRef {
+            source: trigger.source,
+            event_id: trigger.event_id.clone(),
+            detail: trigger.detail(),
+            requested_by: trigger.requested_by(),
+        }
+    }
 }
 
 /// A sweep's findings of one outcome (`dry-run` or `failed`) in one message: the document programs read.
@@ -102,11 +116,7 @@ impl Message {
             region: trigger.region.clone(),
             reason: outcome.reason.clone(),
             changes: outcome.changes.clone(),
-            trigger: TriggerRef {
-                source: trigger.source,
-                event_id: trigger.event_id.clone(),
-                detail: trigger.detail(),
-            },
+            trigger: TriggerRef::of(trigger),
             // A remediated message always says what to restore, if only that nothing needs it.
             restore: match (&outcome.restore, outcome.outcome) {
                 (None, OutcomeKind::Remediated) => Some(Restore::default()),
@@ -171,11 +181,7 @@ impl Message {
                     })
                     .collect(),
             },
-            trigger: TriggerRef {
-                source: trigger.source,
-                event_id: trigger.event_id.clone(),
-                detail: trigger.detail(),
-            },
+            trigger: TriggerRef::of(trigger),
         };
         let severity = outcomes
             .iter()
@@ -344,6 +350,9 @@ fn human_text(
         "\nTrigger: {} ({} event {})\n",
         doc.trigger.detail, doc.trigger.source, doc.trigger.event_id
     ));
+    if let Some(requested_by) = &doc.trigger.requested_by {
+        text.push_str(&format!("Asked for by: {requested_by}\n"));
+    }
     if let Some(omitted) = &doc.restore_omitted {
         text.push_str(&format!("\nTo undo this: {omitted}.\n"));
     } else if !commands {
@@ -551,6 +560,36 @@ mod tests {
             "{}",
             message.text
         );
+    }
+
+    #[test]
+    fn a_fix_a_person_asked_for_says_so_in_the_document_and_the_text() {
+        let event: Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../events/s3-public-access/securityhub-s3-2-custom-action.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let asked = crate::trigger::parse_payload(&event).remove(0).unwrap();
+        let message = Message::build("s3-public-access", "x", &remediated(), &asked);
+        let requested_by = message.document["trigger"]["requested_by"]
+            .as_str()
+            .unwrap();
+        assert!(requested_by.contains("\"Remediate now\""), "{requested_by}");
+        assert!(requested_by.contains("does not say who"), "{requested_by}");
+        assert!(
+            message
+                .text
+                .contains(&format!("Asked for by: {requested_by}")),
+            "{}",
+            message.text
+        );
+        // Not asked for: nothing claimed.
+        let plain = Message::build("s3-public-access", "x", &remediated(), &trigger());
+        assert!(plain.document["trigger"].get("requested_by").is_none());
+        assert!(!plain.text.contains("Asked for by"));
     }
 
     #[test]

@@ -34,21 +34,23 @@ pub struct SecurityHub {
 
 enum Reach {
     Fixed(Arc<aws_sdk_securityhub::Client>),
-    Live {
-        sdk: SdkConfig,
-        member_role: Option<String>,
-        accounts: OnceLock<Accounts<aws_sdk_securityhub::Client>>,
-    },
+    Live(Box<Live>),
+}
+
+struct Live {
+    sdk: SdkConfig,
+    member_role: Option<String>,
+    accounts: OnceLock<Accounts<aws_sdk_securityhub::Client>>,
 }
 
 impl SecurityHub {
     pub fn from_sdk_config(sdk: &SdkConfig, member_role: Option<String>, function: &str) -> Self {
         SecurityHub {
-            reach: Reach::Live {
+            reach: Reach::Live(Box::new(Live {
                 sdk: sdk.clone(),
                 member_role,
                 accounts: OnceLock::new(),
-            },
+            })),
             function: function.to_string(),
         }
     }
@@ -68,17 +70,13 @@ impl SecurityHub {
     ) -> Result<Arc<aws_sdk_securityhub::Client>, AwsError> {
         match &self.reach {
             Reach::Fixed(client) => Ok(client.clone()),
-            Reach::Live {
-                sdk,
-                member_role,
-                accounts,
-            } => {
-                let accounts = accounts.get_or_init(|| {
+            Reach::Live(live) => {
+                let accounts = live.accounts.get_or_init(|| {
                     Accounts::new(
-                        sdk,
+                        &live.sdk,
                         aws_sdk_securityhub::Client::new,
-                        Arc::new(OwnIdentity::from_sdk_config(sdk)),
-                        member_role.clone(),
+                        Arc::new(OwnIdentity::from_sdk_config(&live.sdk)),
+                        live.member_role.clone(),
                         &self.function,
                     )
                 });
