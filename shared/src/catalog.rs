@@ -3,7 +3,7 @@
 
 use crate::organization::aws as organization;
 use crate::trigger::{Trigger, TriggerEvent};
-use crate::{config_rule, instance, notify, s3, security_group};
+use crate::{config_rule, instance, notify, s3, security_group, security_hub};
 
 pub const FUNCTIONS: [&str; 4] = [
     "s3-public-access",
@@ -21,6 +21,7 @@ pub fn iam_actions(function: &str) -> Vec<&'static str> {
             notify::IAM_ACTIONS,
             organization::IAM_ACTIONS,
             organization::SWEEP_QUEUE_IAM_ACTIONS,
+            security_hub::IAM_ACTIONS,
         ],
         "config-rule" => &[config_rule::IAM_ACTIONS],
         _ => &[],
@@ -164,6 +165,11 @@ mod tests {
                 "undo/aws.rs",
                 &[("ec2", "ec2")],
                 crate::undo::aws::IAM_ACTIONS,
+            ),
+            (
+                "security_hub/aws.rs",
+                &[("securityhub", "client")],
+                security_hub::IAM_ACTIONS,
             ),
         ] {
             let source = std::fs::read_to_string(repo().join("shared/src").join(file)).unwrap();

@@ -299,6 +299,176 @@ fn wildcard(glob: &str, text: &str) -> bool {
     true
 }
 
+/// The Security Hub rules that invoke `function` (plain `AWS::Events::Rule`s, made only with the
+/// SecurityHub parameter), with the custom action's ARN as the stack in account 123456789012 and
+/// us-east-1 would make it.
+fn security_hub_patterns(template: &Value, function: &str) -> Vec<Value> {
+    let id = function_resource_id(template, function);
+    resources_of(template, "AWS::Events::Rule")
+        .into_iter()
+        .filter(|(_, rule)| rule["Properties"]["Targets"][0]["Arn"]["Ref"] == format!("{id}.Alias"))
+        .map(|(_, rule)| {
+            let mut pattern = rule["Properties"]["EventPattern"].clone();
+            if pattern.get("resources").is_some() {
+                pattern["resources"] = serde_json::json!([
+                    "arn:aws:securityhub:us-east-1:123456789012:action/custom/RemediateNow"
+                ]);
+            }
+            pattern
+        })
+        .collect()
+}
+
+fn function_resource_id(template: &Value, function: &str) -> String {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, r)| r["Metadata"]["BuildProperties"]["Binary"] == function)
+        .map(|(id, _)| id.clone())
+        .unwrap()
+}
+
+/// Security Hub (parameter SecurityHub): for each remediation a rule for the failed control findings of
+/// its resource types (never SUPPRESSED or RESOLVED ones) and one for the console's "Remediate now"
+/// custom action of this stack alone, both on the default bus (where Security Hub's administrator account
+/// receives its members' findings) and made only with the parameter; the roles may set a finding
+/// RESOLVED or NOTIFIED but never suppress or reopen one.
+#[test]
+fn security_hub_reaches_each_remediation_only_with_its_findings() {
+    let template = template();
+    let action = &template["Resources"]["RemediateAction"];
+    assert_eq!(action["Type"], "AWS::SecurityHub::ActionTarget");
+    assert_eq!(action["Condition"], "SecurityHubOn");
+    assert_eq!(action["Properties"]["Id"], "RemediateNow");
+    assert!(
+        action["Properties"]["Name"].as_str().unwrap().len() < 20,
+        "Security Hub's limit"
+    );
+    let sample = |file: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(repo_root().join("events").join(file)).unwrap(),
+        )
+        .unwrap()
+    };
+    for (function, types, sample_file) in [
+        (
+            "s3-public-access",
+            vec!["AwsS3Bucket", "AwsAccount"],
+            "s3-public-access/securityhub-s3-2-failed.json",
+        ),
+        (
+            "open-security-group",
+            vec!["AwsEc2SecurityGroup"],
+            "open-security-group/securityhub-ec2-19-failed.json",
+        ),
+        (
+            "untagged-instance",
+            vec!["AwsEc2Instance"],
+            "untagged-instance/securityhub-ec2-8-failed-consolidated.json",
+        ),
+    ] {
+        let id = function_resource_id(&template, function);
+        let rules: Vec<(&String, &Value)> = resources_of(&template, "AWS::Events::Rule")
+            .into_iter()
+            .filter(|(_, r)| r["Properties"]["Targets"][0]["Arn"]["Ref"] == format!("{id}.Alias"))
+            .collect();
+        assert_eq!(rules.len(), 2, "{function}: findings and custom action");
+        for (name, rule) in &rules {
+            assert_eq!(rule["Condition"], "SecurityHubOn", "{name}");
+            assert!(
+                rule["Properties"].get("EventBusName").is_none(),
+                "{name}: the default bus"
+            );
+            assert_eq!(
+                rule["Properties"]["EventPattern"]["detail"]["findings"]["Resources"]["Type"],
+                serde_json::json!(types),
+                "{name}"
+            );
+            // Lambda lets this rule invoke the function's alias.
+            let allowed = resources_of(&template, "AWS::Lambda::Permission")
+                .into_iter()
+                .any(|(_, p)| {
+                    p["Properties"]["SourceArn"]["Fn::GetAtt"][0] == name.as_str()
+                        && p["Properties"]["FunctionName"]["Ref"] == format!("{id}.Alias")
+                        && p["Condition"] == "SecurityHubOn"
+                });
+            assert!(allowed, "{name}: no permission to invoke {function}");
+        }
+        let patterns = security_hub_patterns(&template, function);
+        let imported = sample(sample_file);
+        assert!(
+            patterns.iter().any(|p| pattern_matches(p, &imported)),
+            "{function}: {sample_file}"
+        );
+        for status in ["SUPPRESSED", "RESOLVED"] {
+            let mut closed = imported.clone();
+            closed["detail"]["findings"][0]["Workflow"]["Status"] = serde_json::json!(status);
+            assert!(
+                !patterns.iter().any(|p| pattern_matches(p, &closed)),
+                "{function}: {status}"
+            );
+        }
+        let mut passed = imported.clone();
+        passed["detail"]["findings"][0]["Compliance"]["Status"] = serde_json::json!("PASSED");
+        assert!(
+            !patterns.iter().any(|p| pattern_matches(p, &passed)),
+            "{function}: PASSED"
+        );
+        // The custom action: this stack's own, on this function's resource types only.
+        let mut asked = sample("s3-public-access/securityhub-s3-2-custom-action.json");
+        asked["detail"]["findings"] = imported["detail"]["findings"].clone();
+        assert!(
+            patterns.iter().any(|p| pattern_matches(p, &asked)),
+            "{function}: custom action"
+        );
+        let mut foreign = asked.clone();
+        foreign["resources"] = serde_json::json!([
+            "arn:aws:securityhub:us-east-1:999999999999:action/custom/RemediateNow"
+        ]);
+        assert!(
+            !patterns.iter().any(|p| pattern_matches(p, &foreign)),
+            "{function}: a custom action of another account"
+        );
+    }
+    // The control filters: a bucket's S3.5 (SSL) or a group's EC2.2 (default group) never invoke.
+    let mut ssl = sample("s3-public-access/securityhub-s3-2-failed.json");
+    ssl["detail"]["findings"][0]["Compliance"]["SecurityControlId"] = serde_json::json!("S3.5");
+    ssl["detail"]["findings"][0]["ProductFields"]["ControlId"] = serde_json::json!("S3.5");
+    assert!(!security_hub_patterns(&template, "s3-public-access")
+        .iter()
+        .any(|p| pattern_matches(p, &ssl)));
+    let consolidated = sample("s3-public-access/securityhub-s3-8-failed-consolidated.json");
+    assert!(security_hub_patterns(&template, "s3-public-access")
+        .iter()
+        .any(|p| pattern_matches(p, &consolidated)));
+    // A bucket finding never reaches the group function.
+    assert!(!security_hub_patterns(&template, "open-security-group")
+        .iter()
+        .any(|p| pattern_matches(p, &consolidated)));
+
+    for (name, role) in remediation_roles(&template) {
+        let policies = role["Properties"]["Policies"].as_array().unwrap();
+        let hub = policies
+            .iter()
+            .find(|p| p["Fn::If"][0] == "SecurityHubOn")
+            .unwrap_or_else(|| panic!("{name}: no Security Hub policy"));
+        let statements = hub["Fn::If"][1]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
+        let deny = statements
+            .iter()
+            .find(|s| s["Effect"] == "Deny")
+            .expect("a deny");
+        assert_eq!(deny["Action"], "securityhub:BatchUpdateFindings");
+        assert_eq!(
+            deny["Condition"]["StringEquals"]["securityhub:ASFFSyntaxPath/Workflow.Status"],
+            serde_json::json!(["SUPPRESSED", "NEW"]),
+            "{name}"
+        );
+    }
+}
+
 /// Every EventBridge-delivered sample event a function handles reaches it through one of its rules; the
 /// function's own ignored samples (a failed call, a compliant result) may or may not. And an event that
 /// cannot matter to a function does not invoke it.
@@ -306,7 +476,8 @@ fn wildcard(glob: &str, text: &str) -> bool {
 fn each_function_is_invoked_by_its_sample_events_and_not_by_tag_changes_on_other_resources() {
     let template = template();
     for (name, function) in functions(&template) {
-        let patterns: Vec<&Value> = function["Properties"]["Events"]
+        let hub_patterns = security_hub_patterns(&template, &name);
+        let mut patterns: Vec<&Value> = function["Properties"]["Events"]
             .as_object()
             .map(|events| {
                 events
@@ -316,6 +487,7 @@ fn each_function_is_invoked_by_its_sample_events_and_not_by_tag_changes_on_other
                     .collect()
             })
             .unwrap_or_default();
+        patterns.extend(hub_patterns.iter());
         let dir = repo_root().join("events").join(&name);
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();

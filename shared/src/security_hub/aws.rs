@@ -8,7 +8,7 @@ use aws_sdk_securityhub::types::{
     AwsSecurityFindingIdentifier, NoteUpdate, WorkflowStatus as SdkWorkflowStatus, WorkflowUpdate,
 };
 
-use super::update::{batches, FindingUpdate, WorkflowStatus};
+use super::update::{batches, FindingUpdate};
 use crate::error::{AwsError, ErrorKind};
 use crate::identity::OwnIdentity;
 use crate::organization::Accounts;
@@ -69,7 +69,7 @@ impl SecurityHub {
         region: &str,
     ) -> Result<Arc<aws_sdk_securityhub::Client>, AwsError> {
         match &self.reach {
-            Reach::Fixed(client) => Ok(client.clone()),
+            Reach::Fixed(fixed) => Ok(Arc::clone(fixed)),
             Reach::Live(live) => {
                 let accounts = live.accounts.get_or_init(|| {
                     Accounts::new(
@@ -101,7 +101,7 @@ impl SecurityHub {
             match result {
                 Ok(()) => tracing::info!(
                     findings = batch.len(),
-                    status = first.status.map(WorkflowStatus::as_str).unwrap_or("unchanged"),
+                    status = first.status.as_str(),
                     account = %first.hub_account,
                     region = %first.hub_region,
                     "Security Hub findings updated"
@@ -134,7 +134,7 @@ async fn send(
         })
         .collect();
     for attempt in 1..=ATTEMPTS {
-        let mut request = client
+        let request = client
             .batch_update_findings()
             .set_finding_identifiers(Some(pending.clone()))
             .note(
@@ -143,14 +143,12 @@ async fn send(
                     .updated_by(function)
                     .build(),
             );
-        if let Some(status) = first.status {
-            request = request.workflow(
-                WorkflowUpdate::builder()
-                    .status(SdkWorkflowStatus::from(status.as_str()))
-                    .build(),
-            );
-        }
         let answer = request
+            .workflow(
+                WorkflowUpdate::builder()
+                    .status(SdkWorkflowStatus::from(first.status.as_str()))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|err| AwsError::from_sdk("BatchUpdateFindings", err))?;

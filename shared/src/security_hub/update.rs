@@ -4,8 +4,8 @@
 //! resource was fixed or found compliant, and the control is one the function's rule covers under
 //! its settings (`Remediation::closes_control`). A fix that does not settle the control (an untagged
 //! instance stopped is still untagged) or a dry run, a skip, a failure, a grace-period mark: `NOTIFIED`,
-//! people were told. Compliant under the function's rule but a control it does not judge: a note
-//! alone, the workflow left as it is (Security Hub's next check decides).
+//! people were told. Compliant under the function's rule but a control it does not vouch for: the
+//! finding is left as it is (the function did nothing; Security Hub's next check decides).
 
 use std::collections::BTreeMap;
 
@@ -41,16 +41,16 @@ pub struct FindingUpdate {
     pub hub_region: String,
     pub id: String,
     pub product_arn: String,
-    /// `None`: a note only, the workflow status stays as it is.
-    pub status: Option<WorkflowStatus>,
+    pub status: WorkflowStatus,
     pub note: String,
     /// The SQS message it came in, if any: a failed update fails that message alone.
     pub message_id: Option<String>,
 }
 
 /// The update of `finding` after `outcomes` (its resources' outcomes, in order); `None` when there
-/// is nothing to tell (no outcome: the invocation is retried and decides then). `closes` says whether
-/// the function vouches for the finding's control under its settings.
+/// is nothing to tell: no outcome (the invocation is retried and decides then), or nothing done and a
+/// control the function does not vouch for. `closes` says whether it vouches for the finding's control
+/// under its settings.
 pub fn update_for(
     finding: &ControlFinding,
     outcomes: &[&Outcome],
@@ -70,9 +70,9 @@ pub fn update_for(
         .iter()
         .any(|o| o.outcome == OutcomeKind::Remediated);
     let status = match (settled, closes, changed) {
-        (true, true, _) => Some(WorkflowStatus::Resolved),
-        (true, false, false) => None,
-        _ => Some(WorkflowStatus::Notified),
+        (true, true, _) => WorkflowStatus::Resolved,
+        (true, false, false) => return None,
+        _ => WorkflowStatus::Notified,
     };
     let mut note = outcomes
         .iter()
@@ -85,7 +85,7 @@ pub fn update_for(
             action.name
         );
     }
-    if settled && !closes {
+    if !closes && changed && settled {
         note.push_str(&format!(
             " | {function} does not vouch for control {} under its settings: Security Hub's next check decides",
             finding.control_id
@@ -132,7 +132,7 @@ fn clip(text: &str, max: usize) -> String {
 /// with one status and one note, at most [`MAX_FINDINGS_PER_CALL`] of them; a finding named twice is
 /// sent once (Security Hub refuses a request that names a finding twice).
 pub fn batches(updates: &[FindingUpdate]) -> Vec<Vec<&FindingUpdate>> {
-    type Key<'a> = (&'a str, &'a str, Option<WorkflowStatus>, &'a str);
+    type Key<'a> = (&'a str, &'a str, WorkflowStatus, &'a str);
     let mut groups: BTreeMap<Key, Vec<&FindingUpdate>> = BTreeMap::new();
     for update in updates {
         let group = groups

@@ -30,9 +30,7 @@ fn outcome(kind: OutcomeKind) -> Outcome {
 }
 
 fn status(kind: OutcomeKind, closes: bool) -> Option<WorkflowStatus> {
-    update_for(&finding("S3.2"), &[&outcome(kind)], "f", closes)
-        .unwrap()
-        .status
+    update_for(&finding("S3.2"), &[&outcome(kind)], "f", closes).map(|u| u.status)
 }
 
 #[test]
@@ -55,8 +53,9 @@ fn resolved_only_when_fixed_or_compliant_and_the_control_is_vouched_for() {
     }
     // Fixed, but the fix does not settle the control: people were told, Security Hub decides.
     assert_eq!(status(Remediated, false), Some(WorkflowStatus::Notified));
-    // Nothing wrong by this rule, and a control it does not judge: a note only.
+    // Nothing wrong by this rule, nothing done, and a control it does not vouch for: left alone.
     assert_eq!(status(Compliant, false), None);
+    assert_eq!(status(NotFound, false), None);
 }
 
 #[test]
@@ -64,7 +63,7 @@ fn one_unsettled_resource_keeps_the_finding_open() {
     let fixed = outcome(OutcomeKind::Remediated);
     let failed = outcome(OutcomeKind::Failed);
     let update = update_for(&finding("S3.2"), &[&fixed, &failed], "f", true).unwrap();
-    assert_eq!(update.status, Some(WorkflowStatus::Notified));
+    assert_eq!(update.status, WorkflowStatus::Notified);
     assert!(
         update.note.contains("fixed S3 bucket b") && update.note.contains("failed S3 bucket b"),
         "{}",
@@ -107,14 +106,14 @@ fn the_note_says_what_changed_who_changed_it_and_who_asked() {
         update.note
     );
     let unvouched = update_for(
-        &finding("S3.5"),
-        &[&outcome(OutcomeKind::Compliant)],
+        &finding("S3.8"),
+        &[&outcome(OutcomeKind::Remediated)],
         "s3-public-access",
         false,
     )
     .unwrap();
     assert!(
-        unvouched.note.contains("does not vouch for control S3.5"),
+        unvouched.note.contains("does not vouch for control S3.8"),
         "{}",
         unvouched.note
     );
@@ -137,7 +136,7 @@ fn update(account: &str, id: usize, status: WorkflowStatus, note: &str) -> Findi
         hub_region: "us-east-1".into(),
         id: format!("finding-{id}"),
         product_arn: "p".into(),
-        status: Some(status),
+        status,
         note: note.into(),
         message_id: None,
     }
