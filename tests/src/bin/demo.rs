@@ -4,12 +4,15 @@
 //! (directly and through a prefix list), and instances with and without the required tags (one of them
 //! an EC2 Fleet member, which is left running),
 //! runs the real function binaries through the Lambda Runtime API emulator on the sample events, and
-//! prints the state before and after and the notifications a person would receive by email; then
-//! undoes the security group fix from its message with `remediation-undo`.
+//! prints the state before and after and the notifications a person would receive by email; shows a
+//! Security Hub finding proposed in a dry run, approved with the custom action, fixed and resolved
+//! (Security Hub's side played by a recording stub: moto has no BatchUpdateFindings); then undoes the
+//! security group fix from its message with `remediation-undo`.
 
 use remediation_tests::ec2 as sg;
 use remediation_tests::s3::{self as s3state, PARTNER_ID};
 
+use remediation_tests::security_hub_stub::SecurityHubStub;
 use remediation_tests::{event, run_undo, start_function, Aws, Moto};
 
 const PUBLIC_BUCKET: &str = "demo-public-bucket";
@@ -18,6 +21,8 @@ const PRIVATE_BUCKET: &str = "demo-private-bucket";
 /// Public the way buckets are today: ACLs disabled, a bucket policy open to everyone.
 const POLICY_BUCKET: &str = "demo-website-bucket";
 const KEY: &str = "reports/q1.csv";
+/// Found public by Security Hub's control S3.2.
+const HUB_BUCKET: &str = "demo-shared-exports";
 
 fn heading(text: &str) {
     println!("\n\x1b[1m== {text}\x1b[0m");
@@ -170,6 +175,7 @@ async fn main() {
     show_instances(&aws, &instances).await;
 
     let settings = [("NOTIFICATION_TOPIC_ARN", inbox.topic_arn.as_str())];
+    let endpoint = moto.endpoint();
     let mut function = start_function("s3-public-access", &moto.endpoint(), &settings).await;
     heading("Running s3-public-access on sample events");
     for (file, bucket) in [
@@ -216,7 +222,6 @@ async fn main() {
     }
 
     heading("Running untagged-instance on EC2 state changes (the second with GRACE_MINUTES=60)");
-    let endpoint = moto.endpoint();
     let mut stopper = start_function("untagged-instance", &endpoint, &settings).await;
     let graceful_settings = [settings[0], ("GRACE_MINUTES", "60")];
     let mut graceful = start_function("untagged-instance", &endpoint, &graceful_settings).await;
@@ -232,6 +237,42 @@ async fn main() {
                 "  instance-running.json on {id} ({label}): {} ({} ms)",
                 response["results"][0]["outcome"].as_str().unwrap_or("?"),
                 invocation.duration.as_millis()
+            );
+        }
+    }
+
+    heading("Security Hub: a dry-run deployment proposes, a person approves in the console");
+    s3state::create_public_bucket(&aws.s3, HUB_BUCKET).await;
+    let hub = SecurityHubStub::start().await;
+    let hub_settings = [
+        settings[0],
+        ("DRY_RUN", "true"),
+        ("AWS_ENDPOINT_URL_SECURITYHUB", hub.endpoint.as_str()),
+    ];
+    let mut proposer = start_function("s3-public-access", &endpoint, &hub_settings).await;
+    for file in [
+        "securityhub-s3-2-failed.json",
+        "securityhub-s3-2-custom-action.json",
+    ] {
+        let payload = event(
+            &format!("s3-public-access/{file}"),
+            &[("example-public-bucket", HUB_BUCKET)],
+        );
+        let invocation = proposer.invoke(&payload).await;
+        if let Ok(response) = &invocation.result {
+            println!(
+                "  {file} on {HUB_BUCKET} (DRY_RUN=true): {} ({} ms)",
+                response["results"][0]["outcome"].as_str().unwrap_or("?"),
+                invocation.duration.as_millis()
+            );
+        }
+        if let Some(update) = hub.updates().last() {
+            println!(
+                "    Security Hub told: {} \"{}\"",
+                update["Workflow"]["Status"]
+                    .as_str()
+                    .unwrap_or("(unchanged)"),
+                update["Note"]["Text"].as_str().unwrap_or("")
             );
         }
     }
