@@ -8,6 +8,7 @@
 
 use std::process::ExitCode;
 
+use remediation_tests::security_hub_stub::SecurityHubStub;
 use remediation_tests::{function_binary, moto_env, FunctionProcess, Moto};
 
 const SETTINGS: &[&str] = &[
@@ -90,8 +91,28 @@ async fn main() -> ExitCode {
         }
     }
 
+    // moto has no BatchUpdateFindings: a Security Hub event's updates go to a recording stand-in,
+    // printed below, unless an endpoint for Security Hub is given.
+    let hub = match std::env::var("AWS_ENDPOINT_URL_SECURITYHUB") {
+        Ok(endpoint) if !endpoint.is_empty() => {
+            env.push(("AWS_ENDPOINT_URL_SECURITYHUB".to_string(), endpoint));
+            None
+        }
+        _ => {
+            let hub = SecurityHubStub::start().await;
+            env.push((
+                "AWS_ENDPOINT_URL_SECURITYHUB".to_string(),
+                hub.endpoint.clone(),
+            ));
+            Some(hub)
+        }
+    };
+
     let mut process = FunctionProcess::start(&function_binary(function), function, &env).await;
     let invocation = process.invoke(&event).await;
+    for update in hub.iter().flat_map(|hub| hub.updates()) {
+        eprintln!("local-invoke: BatchUpdateFindings {update}");
+    }
     // On failure show everything the process logged, start-up included.
     let logs = if invocation.result.is_ok() {
         invocation.logs.clone()
