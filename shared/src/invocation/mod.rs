@@ -190,7 +190,8 @@ pub async fn handle_until<R: Remediation>(
         };
         let mut outcomes = Vec::new();
         let reasons = Box::pin(run.trigger(&mut trigger, &mut report, &mut outcomes)).await;
-        if let Some(finding) = trigger.security_hub() {
+        // A finding is told only what was decided for all its resources: a retry decides the rest.
+        if let Some(finding) = trigger.security_hub().filter(|_| reasons.is_empty()) {
             let outcomes: Vec<&Outcome> = outcomes.iter().collect();
             let closes = remediation.closes_control(&finding.control_id);
             if let Some(mut update) = update_for(finding, &outcomes, notifier.function(), closes) {

@@ -12,7 +12,7 @@ impl Remediation for Fake {
 
     async fn targets(&self, trigger: &Trigger) -> Result<Targets<&'static str>, AwsError> {
         Ok(match trigger.event {
-            TriggerEvent::Schedule { .. } => {
+            TriggerEvent::Schedule { .. } | TriggerEvent::SecurityHub(_) => {
                 Targets::Found(self.0.iter().map(|(name, _)| *name).collect())
             }
             _ => Targets::Unrelated(Unrelated::new("not for the fake")),
@@ -332,4 +332,77 @@ async fn a_sweep_tells_its_fixes_one_by_one_and_its_findings_in_a_digest() {
             "[failed] sweep of us-east-1: 1 could not be fixed",
         ]
     );
+}
+
+/// A Security Hub finding whose resources the fake answers with `results`, and the
+/// `BatchUpdateFindings` requests it led to.
+async fn finding_updates(
+    results: Vec<(&'static str, Result<OutcomeKind, ErrorKind>)>,
+) -> (Result<Report, InvocationError>, Vec<(String, String)>) {
+    use aws_sdk_securityhub::operation::batch_update_findings::BatchUpdateFindingsOutput;
+    use aws_smithy_mocks::mock;
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let update = mock!(aws_sdk_securityhub::Client::batch_update_findings)
+        .match_requests(move |req| {
+            log.lock().unwrap().push((
+                req.workflow()
+                    .and_then(|w| w.status())
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                req.note()
+                    .and_then(|n| n.text())
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+            true
+        })
+        .then_output(|| BatchUpdateFindingsOutput::builder().build());
+    let hub = SecurityHub::fixed(
+        crate::test_support::mocked_client!(aws_sdk_securityhub, [&update]),
+        "fake",
+    );
+    let event: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../events/s3-public-access/securityhub-s3-2-failed.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let fake = Fake(results);
+    let reach = Reach {
+        organization: None,
+        security_hub: Some(&hub),
+    };
+    let result = handle_until(event, &fake, &notifier(None), reach, Deadline::none()).await;
+    let seen = seen.lock().unwrap().clone();
+    (result, seen)
+}
+
+#[tokio::test]
+async fn a_finding_is_updated_only_once_every_resource_of_it_was_decided() {
+    let (result, updates) = finding_updates(vec![("bucket", Ok(OutcomeKind::Remediated))]).await;
+    assert!(result.is_ok());
+    // The fake does not vouch for any control: fixed, yet only NOTIFIED.
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].0, "NOTIFIED");
+    assert!(
+        updates[0].1.starts_with("fake: fixed S3 bucket bucket"),
+        "{updates:?}"
+    );
+
+    // One resource fixed, one left to Lambda's retry: nothing is claimed yet.
+    let (result, updates) = finding_updates(vec![
+        ("fixed", Ok(OutcomeKind::Remediated)),
+        ("throttled", Err(ErrorKind::Transient)),
+    ])
+    .await;
+    assert!(result.is_err(), "the invocation is retried");
+    assert!(updates.is_empty(), "{updates:?}");
+
+    // Compliant and a control the fake does not vouch for: left alone.
+    let (_, updates) = finding_updates(vec![("fine", Ok(OutcomeKind::Compliant))]).await;
+    assert!(updates.is_empty(), "{updates:?}");
 }
