@@ -51,3 +51,12 @@ pub fn sample_trigger(relative: &str) -> crate::trigger::Trigger {
         .remove(0)
         .unwrap_or_else(|ignored| panic!("{relative}: {}", ignored.reason))
 }
+
+/// A sample event of the project's `events/` folder (`<function>/<file>.json`), as JSON.
+pub fn sample_event(relative: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}

@@ -363,14 +363,7 @@ async fn finding_updates(
         crate::test_support::mocked_client!(aws_sdk_securityhub, [&update]),
         "fake",
     );
-    let event: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../events/s3-public-access/securityhub-s3-2-failed.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let event = crate::test_support::sample_event("s3-public-access/securityhub-s3-2-failed.json");
     let fake = Fake(results);
     let reach = Reach {
         organization: None,

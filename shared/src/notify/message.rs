@@ -564,14 +564,9 @@ mod tests {
 
     #[test]
     fn a_fix_a_person_asked_for_says_so_in_the_document_and_the_text() {
-        let event: Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../events/s3-public-access/securityhub-s3-2-custom-action.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
+        let event = crate::test_support::sample_event(
+            "s3-public-access/securityhub-s3-2-custom-action.json",
+        );
         let asked = crate::trigger::parse_payload(&event).remove(0).unwrap();
         let message = Message::build("s3-public-access", "x", &remediated(), &asked);
         let requested_by = message.document["trigger"]["requested_by"]

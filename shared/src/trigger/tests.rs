@@ -7,9 +7,7 @@ fn events_dir() -> PathBuf {
 }
 
 fn load(relative: &str) -> Value {
-    let path = events_dir().join(relative);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    crate::test_support::sample_event(relative)
 }
 
 fn one(relative: &str) -> Result<Trigger, Ignored> {
