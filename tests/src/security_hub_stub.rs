@@ -57,6 +57,16 @@ impl SecurityHubStub {
             .collect()
     }
 
+    /// The access key that signed each `BatchUpdateFindings` request, in order.
+    pub fn signers(&self) -> Vec<String> {
+        self.stub
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == "PATCH /findings/batchupdate")
+            .map(|c| c.access_key)
+            .collect()
+    }
+
     /// The ids of the findings each update named.
     pub fn updated_ids(update: &Value) -> Vec<String> {
         update["FindingIdentifiers"]

@@ -16,10 +16,12 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 /// One request: its operation (the `X-Amz-Target` operation of a JSON-protocol API, else the
-/// method and path of a REST one) and its JSON body.
+/// method and path of a REST one), the access key that signed it, and its JSON body.
 #[derive(Clone, Debug)]
 pub struct Call {
     pub operation: String,
+    /// From `Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/...`: whose credentials.
+    pub access_key: String,
     pub body: Value,
 }
 
@@ -92,6 +94,14 @@ async fn respond(
         .and_then(|t| t.rsplit('.').next())
         .map(String::from)
         .unwrap_or_else(|| format!("{} {}", req.method(), req.uri().path()));
+    let access_key = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|credential| credential.split('/').next())
+        .unwrap_or_default()
+        .to_string();
     let body = req
         .into_body()
         .collect()
@@ -100,6 +110,7 @@ async fn respond(
         .unwrap_or_default();
     let call = Call {
         operation,
+        access_key,
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     };
     let answer = answer(&call);

@@ -2,6 +2,7 @@
 //! emulator, resources in moto, `BatchUpdateFindings` in a recording stub (moto has none).
 
 use remediation_tests::ec2;
+use remediation_tests::organization::{member, MEMBER_ROLE};
 use remediation_tests::s3::{self as s3state};
 use remediation_tests::security_hub_stub::{Fault, SecurityHubStub};
 use remediation_tests::{event, unique, Account, FunctionError, FunctionProcess};
@@ -356,4 +357,47 @@ async fn findings_security_hub_could_not_update_are_sent_again_and_an_outage_is_
         SecurityHubStub::updated_ids(&last),
         vec![finding_id(&event)]
     );
+}
+
+/// Organization mode: the central account is Security Hub's administrator and receives a member's
+/// finding. The bucket is fixed in the member account through
+/// the member role; the finding is updated in the administrator's own Security Hub, with its own
+/// credentials (an administrator may update its members' findings).
+#[tokio::test]
+async fn a_members_finding_is_fixed_in_the_member_account_and_updated_by_the_administrator() {
+    const ALPHA: &str = "111111111111";
+    const ALPHA_REGION: &str = remediation_tests::REGION;
+    let world = World::new().await;
+    let alpha = member(&world.account.moto.endpoint(), ALPHA, ALPHA_REGION).await;
+    let bucket = unique("alpha-hub");
+    s3state::create_public_bucket(&alpha.s3, &bucket).await;
+    let mut finding = s3_finding("securityhub-s3-2-failed.json", &bucket);
+    finding["detail"]["findings"][0]["AwsAccountId"] = json!(ALPHA);
+    finding["detail"]["findings"][0]["Region"] = json!(ALPHA_REGION);
+
+    let mut function = world
+        .function(S3, &[("MEMBER_ROLE_NAME", MEMBER_ROLE)])
+        .await;
+    let response = function.invoke(&finding).await.response().clone();
+    assert_eq!(outcome(&response), "remediated", "{response}");
+    let grants = s3state::bucket_grants(&alpha.s3, &bucket).await;
+    assert!(!grants.iter().any(|g| g.starts_with("uri:")), "{grants:?}");
+    let notes = world.account.inbox.drain().await;
+    assert_eq!(notes[0].document["account"], ALPHA);
+    assert_eq!(notes[0].document["region"], ALPHA_REGION);
+
+    let updates = world.hub.updates();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0]["Workflow"]["Status"], "RESOLVED");
+    assert_eq!(
+        world.hub.signers(),
+        vec!["testing"],
+        "signed with the administrator's own credentials, not the member role's"
+    );
+
+    // The same finding without a member role: another account's resource is not this deployment's.
+    let mut single = world.function(S3, &[]).await;
+    let ignored = single.invoke(&finding).await.response().clone();
+    assert_eq!(outcome(&ignored), "ignored", "{ignored}");
+    assert_eq!(world.hub.updates().len(), 1, "nothing claimed for it");
 }
