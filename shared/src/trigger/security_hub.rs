@@ -238,9 +238,15 @@ fn control_finding(
         return Err(format!("Security Hub finding {id} names no resource"));
     }
     let note_by = str_field(&finding.note, "UpdatedBy").map(String::from);
-    // RFC 3339 times in UTC with the same precision compare as strings; a note without a time is old.
-    let note_is_latest = str_field(&finding.note, "UpdatedAt")
-        .is_some_and(|at| !finding.updated_at.is_empty() && at >= finding.updated_at.as_str());
+    // ASFF times are RFC 3339 (with or without fractions of a second); a note or finding without a
+    // readable time is not an echo.
+    let note_is_latest = match (
+        str_field(&finding.note, "UpdatedAt").and_then(rfc3339),
+        rfc3339(&finding.updated_at),
+    ) {
+        (Some(note), Some(finding)) => note >= finding,
+        _ => false,
+    };
     let found = ControlFinding {
         id: finding.id,
         product_arn: finding.product_arn,
@@ -254,6 +260,10 @@ fn control_finding(
         note_is_latest,
     };
     Ok((found, account, region))
+}
+
+fn rfc3339(text: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
 }
 
 /// One `Resources[]` entry with the id the functions use: a bucket's name from `arn:aws:s3:::name`, a

@@ -502,6 +502,14 @@ fn the_functions_own_update_coming_back_is_an_echo_and_a_new_check_is_not() {
     event["detail"]["findings"][0]["UpdatedAt"] = json!("2026-12-02T02:00:00.000Z");
     let recheck = parse_payload(&event).remove(0).unwrap();
     assert!(!control_finding(&recheck).is_echo_of("s3-public-access"));
+    // Times of another precision compare as times: a note a second before the finding is older.
+    event["detail"]["findings"][0]["UpdatedAt"] = json!("2026-12-01T14:40:00.500Z");
+    event["detail"]["findings"][0]["Note"]["UpdatedAt"] = json!("2026-12-01T14:40:00Z");
+    let older = parse_payload(&event).remove(0).unwrap();
+    assert!(!control_finding(&older).is_echo_of("s3-public-access"));
+    event["detail"]["findings"][0]["Note"]["UpdatedAt"] = json!("2026-12-01T14:40:01Z");
+    let newer = parse_payload(&event).remove(0).unwrap();
+    assert!(control_finding(&newer).is_echo_of("s3-public-access"));
     // A person's custom action is never an echo, whatever the note says.
     let mut action = load("s3-public-access/securityhub-s3-2-custom-action.json");
     action["detail"]["findings"][0]["Note"] = json!({"Text": "x", "UpdatedBy": "s3-public-access", "UpdatedAt": "2099-01-01T00:00:00.000Z"});
@@ -521,4 +529,57 @@ fn a_security_hub_event_through_sns_is_parsed_like_one_from_eventbridge() {
     }]});
     let via_sns = parse_payload(&wrapped).remove(0).unwrap();
     assert_eq!(via_sns, parse_payload(&direct).remove(0).unwrap());
+}
+
+proptest::proptest! {
+    /// However many findings an event carries and whatever state each is in, every finding gets exactly
+    /// one answer, in order, and a trigger exactly when it is FAILED, ACTIVE and neither SUPPRESSED nor
+    /// RESOLVED.
+    #[test]
+    fn every_finding_of_an_event_gets_one_answer(
+        states in proptest::collection::vec(
+            (
+                proptest::sample::select(vec!["FAILED", "PASSED", "WARNING", "NOT_AVAILABLE", ""]),
+                proptest::sample::select(vec!["ACTIVE", "ARCHIVED", ""]),
+                proptest::sample::select(vec!["NEW", "NOTIFIED", "SUPPRESSED", "RESOLVED", ""]),
+                proptest::sample::select(vec!["111111111111", "222222222222", ""]),
+            ),
+            1..40,
+        )
+    ) {
+        let mut event = load("s3-public-access/securityhub-s3-2-failed.json");
+        let template = event["detail"]["findings"][0].clone();
+        let findings: Vec<Value> = states
+            .iter()
+            .enumerate()
+            .map(|(i, (compliance, record, workflow, account))| {
+                let mut finding = template.clone();
+                finding["Id"] = json!(format!("finding-{i}"));
+                finding["Compliance"]["Status"] = json!(compliance);
+                finding["RecordState"] = json!(record);
+                finding["Workflow"]["Status"] = json!(workflow);
+                finding["AwsAccountId"] = json!(account);
+                finding
+            })
+            .collect();
+        event["detail"]["findings"] = json!(findings);
+        let parsed = parse_payload(&event);
+        proptest::prop_assert_eq!(parsed.len(), states.len());
+        for (i, (entry, (compliance, record, workflow, account))) in parsed.iter().zip(&states).enumerate() {
+            let counts = *compliance == "FAILED"
+                && *record == "ACTIVE"
+                && !matches!(*workflow, "SUPPRESSED" | "RESOLVED");
+            proptest::prop_assert_eq!(entry.is_ok(), counts, "finding {}: {:?}", i, entry);
+            match entry {
+                Ok(trigger) => {
+                    proptest::prop_assert_eq!(&trigger.event_id, &format!("finding-{i}"));
+                    let expected = if account.is_empty() { "123456789012" } else { account };
+                    proptest::prop_assert_eq!(trigger.account.as_str(), expected);
+                }
+                Err(ignored) => {
+                    proptest::prop_assert_eq!(ignored.event_id.clone(), Some(format!("finding-{i}")));
+                }
+            }
+        }
+    }
 }
