@@ -49,21 +49,22 @@ impl SecurityHubStub {
 
     /// Every `BatchUpdateFindings` request body, in order (those answered with a fault too).
     pub fn updates(&self) -> Vec<Value> {
-        self.stub
-            .calls()
-            .into_iter()
-            .filter(|c| c.operation == "PATCH /findings/batchupdate")
-            .map(|c| c.body)
-            .collect()
+        self.batch_updates().into_iter().map(|c| c.body).collect()
     }
 
     /// The access key that signed each `BatchUpdateFindings` request, in order.
     pub fn signers(&self) -> Vec<String> {
+        self.batch_updates()
+            .into_iter()
+            .map(|c| c.access_key)
+            .collect()
+    }
+
+    fn batch_updates(&self) -> Vec<Call> {
         self.stub
             .calls()
             .into_iter()
             .filter(|c| c.operation == "PATCH /findings/batchupdate")
-            .map(|c| c.access_key)
             .collect()
     }
 

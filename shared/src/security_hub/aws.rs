@@ -2,6 +2,7 @@
 //! member role in organization mode, like every other call in another account).
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_securityhub::types::{
@@ -23,7 +24,10 @@ pub const IAM_ACTIONS: &[&str] = &["securityhub:BatchUpdateFindings"];
 const RETRYABLE_CODES: &[&str] = &["ConcurrentUpdateError", "InternalFailure"];
 /// A batch's unprocessed findings are sent again this many times before the invocation fails (and
 /// Lambda retries it: every fix is idempotent, and a fixed resource is then found compliant).
-const ATTEMPTS: usize = 3;
+const ATTEMPTS: u32 = 3;
+/// Wait before sending unprocessed findings again, doubled each time: a concurrent update (another
+/// tool, or Security Hub's own import) is given time to finish.
+const BACKOFF: Duration = Duration::from_millis(200);
 
 /// Updates findings; its clients are made on the first Security Hub trigger, so functions that never
 /// get one pay nothing at start-up.
@@ -188,6 +192,7 @@ async fn send(
             ));
         }
         pending = retry;
+        tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
     }
     Ok(())
 }
