@@ -36,6 +36,7 @@ pub mod s3;
 pub mod security_group;
 pub mod security_hub;
 pub mod shape;
+pub mod text;
 pub mod trigger;
 pub mod undo;
 

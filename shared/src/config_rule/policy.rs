@@ -174,11 +174,7 @@ pub fn instance_verdict(
 
 /// At most 256 characters, cut on a character boundary.
 pub fn annotation(text: &str) -> String {
-    if text.chars().count() <= ANNOTATION_LIMIT {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(ANNOTATION_LIMIT - 3).collect();
-    format!("{cut}...")
+    crate::text::clip(text, ANNOTATION_LIMIT, "...")
 }
 
 /// One result for Config.

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::outcome::{Outcome, OutcomeKind};
+use crate::text::clip;
 use crate::trigger::ControlFinding;
 
 /// `BatchUpdateFindings` takes at most 100 findings per call (Security Hub API Reference,
@@ -97,7 +98,7 @@ pub fn update_for(
         id: finding.id.clone(),
         product_arn: finding.product_arn.clone(),
         status,
-        note: clip(&format!("{function}: {note}"), MAX_NOTE_CHARS),
+        note: clip(&format!("{function}: {note}"), MAX_NOTE_CHARS, "…"),
         message_id: None,
     })
 }
@@ -116,16 +117,6 @@ fn outcome_note(outcome: &Outcome) -> String {
         ),
         kind => format!("{} {what}: {}", kind.as_str(), outcome.reason),
     }
-}
-
-/// `text` cut to at most `max` characters, marked with an ellipsis when cut.
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut clipped: String = text.chars().take(max - 1).collect();
-    clipped.push('…');
-    clipped
 }
 
 /// The updates as `BatchUpdateFindings` calls: one call updates findings of one account and region
