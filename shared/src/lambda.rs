@@ -2,7 +2,7 @@
 //! start-up it does once per cold start (logging, settings, AWS configuration).
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -39,7 +39,8 @@ impl<R: Remediation> Function for R {
         notifier: &Notifier,
         reach: Reach<'_>,
     ) -> Result<Value, Error> {
-        let result = handle_until(payload, self, notifier, reach, deadline).await;
+        // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
+        let result = Box::pin(handle_until(payload, self, notifier, reach, deadline)).await;
         let report = match &result {
             Ok(report) => report,
             Err(failed) => &failed.report,
@@ -56,13 +57,18 @@ pub fn run<F: Function>(
     function: &'static str,
     build: impl FnOnce(&SdkConfig, Settings) -> F,
 ) -> Result<(), Error> {
+    let mut init = InitTimes::start();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(async {
+            init.lap("runtime_ms");
             init_logging();
+            init.lap("logging_ms");
             let settings = load_settings()?;
+            init.lap("settings_ms");
             let sdk = load_aws_config().await;
+            init.lap("sdk_config_ms");
             let notifier = Notifier::from_settings(&sdk, &settings, function);
             // Organization mode and fanned-out sweeps only: single-account functions start without it.
             let organization = (settings.organization != Default::default())
@@ -76,31 +82,77 @@ pub fn run<F: Function>(
             let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
             let version = std::env::var("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or_default();
             let function = build(&sdk, settings);
-            lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-                let deadline = Deadline::from_lambda(&event.context);
-                crate::identity::learn_own_account(&event.context.invoked_function_arn);
-                // Every log line of the invocation names it, the function's version and its region
-                // (the account of each event is on the lines about it).
-                let span = tracing::info_span!(
-                    "invocation",
-                    requestId = %event.context.request_id,
-                    function_version = %version,
-                    region = %region,
-                );
-                function
-                    .invoke(
-                        event.payload,
-                        deadline,
-                        &notifier,
-                        Reach {
-                            organization: organization.as_ref(),
-                            security_hub: Some(&security_hub),
-                        },
-                    )
-                    .instrument(span)
-            }))
+            init.lap("clients_ms");
+            init.log();
+            // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
+            Box::pin(lambda_runtime::run(service_fn(
+                |event: LambdaEvent<Value>| {
+                    let deadline = Deadline::from_lambda(&event.context);
+                    crate::identity::learn_own_account(&event.context.invoked_function_arn);
+                    // Every log line of the invocation names it, the function's version and its region
+                    // (the account of each event is on the lines about it).
+                    let span = tracing::info_span!(
+                        "invocation",
+                        requestId = %event.context.request_id,
+                        function_version = %version,
+                        region = %region,
+                    );
+                    function
+                        .invoke(
+                            event.payload,
+                            deadline,
+                            &notifier,
+                            Reach {
+                                organization: organization.as_ref(),
+                                security_hub: Some(&security_hub),
+                            },
+                        )
+                        .instrument(span)
+                },
+            )))
             .await
         })
+}
+
+/// Where a cold start's time goes before the function asks Lambda for its first event, logged once
+/// as `started` (`make bench` reads it): the async runtime, logging, settings, the SDK configuration,
+/// and the clients. The time before `main` (loading the binary) is not in it.
+struct InitTimes {
+    started: Instant,
+    last: Instant,
+    laps: Vec<(&'static str, Duration)>,
+}
+
+impl InitTimes {
+    fn start() -> Self {
+        let now = Instant::now();
+        InitTimes {
+            started: now,
+            last: now,
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.laps.push((phase, now - self.last));
+        self.last = now;
+    }
+
+    fn log(&self) {
+        let ms = |d: Duration| (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
+        let phases = Value::Object(
+            self.laps
+                .iter()
+                .map(|(phase, took)| (phase.to_string(), ms(*took).into()))
+                .collect(),
+        );
+        tracing::info!(
+            init_ms = ms(self.last - self.started),
+            phases = %phases,
+            "started"
+        );
+    }
 }
 
 /// JSON logs (one object per line, as CloudWatch and Lambda's JSON log format expect), each with the

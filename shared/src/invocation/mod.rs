@@ -25,6 +25,13 @@ use crate::security_hub::update::update_for;
 use crate::security_hub::{FindingUpdate, SecurityHub};
 use crate::trigger::{is_sqs_batch, parse_payload, Trigger};
 
+/// How many resources a sweep reads and fixes at the same time: one chunk, whose messages make one
+/// `PublishBatch` ([`BATCH_ENTRIES`]). Each resource is a few calls at once (an S3 bucket five reads),
+/// so a chunk is a few dozen requests in flight; EC2 and S3 throttle per account and API with token
+/// buckets that hold about a hundred requests (EC2: "Request throttling for the Amazon EC2 API"), and
+/// a throttled call (`RequestLimitExceeded`, `SlowDown`) is retried by the SDK with backoff.
+pub const CONCURRENT_RESOURCES: usize = BATCH_ENTRIES;
+
 /// Why an event is not for this function; it is answered `ignored` with this reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unrelated {
@@ -79,28 +86,26 @@ pub trait Remediation: Sync {
         trigger: &Trigger,
     ) -> impl Future<Output = Result<Outcome, AwsError>> + Send;
 
-    /// Remediates a chunk of one trigger's targets, in order. Remediations that can read and change
-    /// many resources per AWS call (instances) override this and [`Remediation::chunk_size`]; the
-    /// others go one by one.
+    /// Remediates a chunk of one trigger's targets, all at once; results in the targets' order.
+    /// Remediations that can read and change many resources per AWS call (instances) override this
+    /// and [`Remediation::chunk_size`].
     fn remediate_chunk(
         &self,
         targets: &[Self::Target],
         trigger: &Trigger,
     ) -> impl Future<Output = Vec<Result<Outcome, AwsError>>> + Send {
-        async move {
-            let mut results = Vec::with_capacity(targets.len());
-            for target in targets {
-                // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
-                results.push(Box::pin(self.remediate(target, trigger)).await);
-            }
-            results
-        }
+        // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
+        let each = targets
+            .iter()
+            .map(|target| Box::pin(self.remediate(target, trigger)));
+        futures_util::future::join_all(each)
     }
 
     /// How many targets one `remediate_chunk` call gets: their outcomes are notified before the next
-    /// chunk starts, and the deadline is looked at between chunks.
+    /// chunk starts, and the deadline is looked at between chunks. By default
+    /// [`CONCURRENT_RESOURCES`].
     fn chunk_size(&self) -> usize {
-        1
+        CONCURRENT_RESOURCES
     }
 
     /// Why an event from the trigger's account is not for this function (single-account mode and

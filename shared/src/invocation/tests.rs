@@ -159,17 +159,40 @@ async fn a_failed_notification_keeps_the_fix_and_asks_for_a_retry() {
 }
 
 /// Takes 20 ms per target.
-struct Slow(Vec<&'static str>);
+/// Takes 50 ms per target, and counts how many it had in hand at once.
+#[derive(Default)]
+struct Slow {
+    targets: Vec<&'static str>,
+    in_hand: std::sync::atomic::AtomicUsize,
+    most_in_hand: std::sync::atomic::AtomicUsize,
+}
+
+impl Slow {
+    fn new(count: usize) -> Self {
+        Slow {
+            targets: (0..count)
+                .map(|i| &*Box::leak(format!("r{i:02}").into_boxed_str()))
+                .collect(),
+            ..Slow::default()
+        }
+    }
+}
+
+const PAUSE: Duration = Duration::from_millis(50);
 
 impl Remediation for Slow {
     type Target = &'static str;
 
     async fn targets(&self, _: &Trigger) -> Result<Targets<&'static str>, AwsError> {
-        Ok(Targets::Found(self.0.clone()))
+        Ok(Targets::Found(self.targets.clone()))
     }
 
     async fn remediate(&self, target: &&'static str, _: &Trigger) -> Result<Outcome, AwsError> {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_hand.fetch_add(1, SeqCst) + 1;
+        self.most_in_hand.fetch_max(now, SeqCst);
+        tokio::time::sleep(PAUSE).await;
+        self.in_hand.fetch_sub(1, SeqCst);
         Ok(Outcome::new(
             OutcomeKind::Remediated,
             ResourceType::S3Bucket,
@@ -223,28 +246,47 @@ async fn the_report_schedule_lists_exemptions_and_fixes_nothing() {
         .is_err());
 }
 
-const MANY: [&str; 50] = ["r"; 50];
+#[tokio::test]
+async fn a_sweep_works_on_ten_resources_at_a_time_and_reports_them_in_order() {
+    let slow = Slow::new(50);
+    let started = Instant::now();
+    let report = handle(sweep(), &slow, &notifier(None)).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(
+        slow.most_in_hand.load(std::sync::atomic::Ordering::SeqCst),
+        CONCURRENT_RESOURCES
+    );
+    // Five rounds of ten, not fifty one after another (2.5 s).
+    assert!(took >= PAUSE * 5 && took < PAUSE * 25, "{took:?}");
+    let ids: Vec<&str> = report
+        .results
+        .iter()
+        .filter_map(|r| r.resource_id.as_deref())
+        .collect();
+    assert_eq!(ids, slow.targets);
+}
 
 #[tokio::test]
 async fn a_sweep_stops_before_the_deadline_and_reports_what_is_left() {
-    let slow = Slow(MANY.to_vec());
-    // 500 ms left: a reserve of 100 ms, so about 20 of the 50 targets fit.
-    let deadline = Deadline::before(SystemTime::now() + Duration::from_millis(500));
+    let slow = Slow::new(50);
+    // 200 ms left, less a fifth kept in reserve: about four rounds of ten start.
+    let deadline = Deadline::before(SystemTime::now() + Duration::from_millis(200));
     let started = Instant::now();
     let report = handle_until(sweep(), &slow, &notifier(None), Reach::default(), deadline)
         .await
         .unwrap();
     assert!(
-        started.elapsed() < Duration::from_millis(450),
+        started.elapsed() < Duration::from_millis(280),
         "{:?}",
         started.elapsed()
     );
     assert_eq!(report.status, Status::Unfinished);
     let done = report.summary["remediated"];
-    assert!((5..45).contains(&done), "{done} done");
+    assert!((10..50).contains(&done), "{done} done");
     let left = report.results.last().unwrap();
     assert_eq!(left.outcome, ReportOutcome::Unfinished);
     assert_eq!(left.left.len(), 50 - done);
+    assert_eq!(left.left, slow.targets[done..]);
     assert!(left
         .reason
         .contains(&format!("{} of 50 resources not checked", 50 - done)));
@@ -252,11 +294,11 @@ async fn a_sweep_stops_before_the_deadline_and_reports_what_is_left() {
 
 #[tokio::test]
 async fn an_event_cut_short_by_the_deadline_is_retried() {
-    let slow = Slow(MANY.to_vec());
+    let slow = Slow::new(50);
     let mut event = sweep();
     event["detail-type"] = json!("EC2 Instance State-change Notification");
     event["detail"] = json!({"instance-id": "i-1", "state": "running"});
-    let deadline = Deadline::before(SystemTime::now() + Duration::from_millis(300));
+    let deadline = Deadline::before(SystemTime::now() + Duration::from_millis(200));
     let err = handle_until(event, &slow, &notifier(None), Reach::default(), deadline)
         .await
         .unwrap_err();

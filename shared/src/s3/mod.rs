@@ -139,7 +139,7 @@ impl S3PublicAccess {
 
         let mut done = Vec::new();
         let mut fix = undo::BucketFix::default();
-        // Stops at the first refusal: a failure that lists what was done before it, and its undo.
+        // A refusal: a failure that lists what was done, and its undo.
         let failed = |err: AwsError, done: Vec<String>, fix: &undo::BucketFix| {
             refused(err, done.is_empty(), |err| {
                 outcome(OutcomeKind::Failed, format!("{reason}; {err}"))
@@ -147,46 +147,74 @@ impl S3PublicAccess {
                     .with_restore(undo::bucket(bucket, &state, fix))
             })
         };
-        if !plan.acl.is_compliant() {
-            let fixed = Acl {
-                owner: state.acl.owner.clone(),
-                grants: plan.acl.kept.clone(),
-            };
-            match actions.put_bucket_acl(bucket, &fixed).await {
-                Ok(()) => {
-                    done.extend(plan.acl.changes());
-                    fix.acl = Some(fixed);
-                }
-                Err(err) if err.has_code(ACLS_DISABLED) => {
-                    done.push(ACLS_DISABLED_CHANGE.to_string())
-                }
-                Err(err) => return failed(err, done, &fix),
-            }
-        }
-        let rewritten = match &plan.policy_rewrite {
-            Some(PolicyRewrite::Put(text)) => Some((
-                actions.put_bucket_policy(bucket, text).await,
-                Some(text.clone()),
-            )),
-            Some(PolicyRewrite::Delete) => Some((actions.delete_bucket_policy(bucket).await, None)),
-            None => None,
+        // Writes that do not depend on each other go out together. Block Public Access waits for a
+        // policy rewrite: with BlockPublicPolicy on, S3 rejects a PutBucketPolicy it judges public
+        // (S3 User Guide, "Blocking public access to your Amazon S3 storage"), and only S3 judges.
+        let fixed_acl = Acl {
+            owner: state.acl.owner.clone(),
+            grants: plan.acl.kept.clone(),
         };
-        match rewritten {
+        let block_at_once = plan.enable_block_public_access && plan.policy_rewrite.is_none();
+        let (acl_written, policy_written, mut blocked) = tokio::join!(
+            async {
+                match plan.acl.is_compliant() {
+                    true => None,
+                    false => Some(actions.put_bucket_acl(bucket, &fixed_acl).await),
+                }
+            },
+            async {
+                match &plan.policy_rewrite {
+                    Some(PolicyRewrite::Put(text)) => Some((
+                        actions.put_bucket_policy(bucket, text).await,
+                        Some(text.clone()),
+                    )),
+                    Some(PolicyRewrite::Delete) => {
+                        Some((actions.delete_bucket_policy(bucket).await, None))
+                    }
+                    None => None,
+                }
+            },
+            async {
+                match block_at_once {
+                    true => Some(actions.block_public_access(bucket).await),
+                    false => None,
+                }
+            },
+        );
+        // Everything that succeeded is told, with the first refusal.
+        let mut refusals = Vec::new();
+        match acl_written {
+            Some(Ok(())) => {
+                done.extend(plan.acl.changes());
+                fix.acl = Some(fixed_acl);
+            }
+            Some(Err(err)) if err.has_code(ACLS_DISABLED) => {
+                done.push(ACLS_DISABLED_CHANGE.to_string())
+            }
+            Some(Err(err)) => refusals.push(err),
+            None => {}
+        }
+        match policy_written {
             Some((Ok(()), after)) => {
                 done.extend(plan.policy_changes());
                 fix.policy = Some(after);
             }
-            Some((Err(err), _)) => return failed(err, done, &fix),
+            Some((Err(err), _)) => refusals.push(err),
             None => {}
         }
-        if plan.enable_block_public_access {
-            match actions.block_public_access(bucket).await {
-                Ok(()) => {
-                    done.push(BLOCK_PUBLIC_ACCESS_CHANGE.to_string());
-                    fix.block_public_access = true;
-                }
-                Err(err) => return failed(err, done, &fix),
+        if plan.enable_block_public_access && !block_at_once && refusals.is_empty() {
+            blocked = Some(actions.block_public_access(bucket).await);
+        }
+        match blocked {
+            Some(Ok(())) => {
+                done.push(BLOCK_PUBLIC_ACCESS_CHANGE.to_string());
+                fix.block_public_access = true;
             }
+            Some(Err(err)) => refusals.push(err),
+            None => {}
+        }
+        if let Some(err) = refusals.into_iter().next() {
+            return failed(err, done, &fix);
         }
         let restore = undo::bucket(bucket, &state, &fix);
         if let Some(why) = unfixable {
@@ -256,29 +284,47 @@ impl S3PublicAccess {
             owner: acl.owner.clone(),
             grants: plan.kept.clone(),
         };
-        let (mut done, rewritten) = match actions.put_object_acl(bucket, key, &fixed).await {
+        // The object's ACL and the bucket's Block Public Access do not depend on each other.
+        let (acl_written, blocked) =
+            tokio::join!(actions.put_object_acl(bucket, key, &fixed), async {
+                match block_public_access {
+                    true => Some(actions.block_public_access(bucket).await),
+                    false => None,
+                }
+            },);
+        let (mut done, rewritten) = match acl_written {
             Ok(()) => (plan.changes(), Some(&fixed)),
             Err(err) if err.has_code(ACLS_DISABLED) => {
                 (vec![ACLS_DISABLED_CHANGE.to_string()], None)
             }
+            // Block Public Access went on while the grants stayed: that change is told too.
+            Err(err) if matches!(blocked, Some(Ok(()))) => {
+                return refused(err, false, |err| {
+                    outcome(
+                        OutcomeKind::Failed,
+                        format!("{reason}; {block_change}, but the public grants could not be removed: {err}"),
+                    )
+                    .with_changes(vec![block_change.clone()])
+                    .with_restore(undo::object(bucket, key, &acl, None, block.as_ref(), true))
+                })
+            }
             Err(err) => return Err(err),
         };
         let restore = |blocked| undo::object(bucket, key, &acl, rewritten, block.as_ref(), blocked);
-        if block_public_access {
-            match actions.block_public_access(bucket).await {
-                Ok(()) => done.push(block_change),
-                // The grants are gone; say plainly that the second step did not happen.
-                Err(err) => {
-                    return refused(err, done.is_empty(), |err| {
-                        outcome(
-                            OutcomeKind::Failed,
-                            format!("{reason}; the public grants were removed but {err}"),
-                        )
-                        .with_changes(done)
-                        .with_restore(restore(false))
-                    })
-                }
+        match blocked {
+            Some(Ok(())) => done.push(block_change),
+            // The grants are gone; say plainly that the second step did not happen.
+            Some(Err(err)) => {
+                return refused(err, done.is_empty(), |err| {
+                    outcome(
+                        OutcomeKind::Failed,
+                        format!("{reason}; the public grants were removed but {err}"),
+                    )
+                    .with_changes(done)
+                    .with_restore(restore(false))
+                })
             }
+            None => {}
         }
         Ok(outcome(OutcomeKind::Remediated, reason)
             .with_changes(done)
@@ -367,16 +413,18 @@ impl S3PublicAccess {
     }
 }
 
-/// What a write S3 refused becomes. Transient: returned, so Lambda retries (every step is
-/// idempotent). Not found while `nothing_changed`: returned too, and the invocation loop reports the
-/// resource gone, nothing left to do. Otherwise `failed`, built by `failure` with the reason and what
-/// was changed before the refusal, so that no change goes untold.
+/// What a write S3 refused becomes. While `nothing_changed`, a transient refusal is returned, so
+/// Lambda retries (every step is idempotent), and so is a resource not found (the invocation loop
+/// reports it gone, nothing left to do). Otherwise `failed`, built by `failure` with the reason and
+/// what was changed, so that no change goes untold: the writes of one fix go out together, so a
+/// passing refusal of one can come after another has already changed the resource (a retry could
+/// find the resource compliant and never tell that change). The next event or sweep finishes it.
 fn refused(
     err: AwsError,
     nothing_changed: bool,
     failure: impl FnOnce(AwsError) -> Outcome,
 ) -> Result<Outcome, AwsError> {
-    if err.is_transient() || (err.is_not_found() && nothing_changed) {
+    if nothing_changed && (err.is_transient() || err.is_not_found()) {
         Err(err)
     } else {
         Ok(failure(err))

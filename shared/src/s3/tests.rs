@@ -594,14 +594,42 @@ mod flows {
             .http_response(|| s3_error(503, "SlowDown"))
             .times(3)
             .build();
+        let put_block = mock!(Client::put_public_access_block)
+            .sequence()
+            .http_response(|| s3_error(503, "SlowDown"))
+            .times(3)
+            .build();
         let s3 = remediation(
-            client(&[&acl, &tags, &block, &put_acl]),
+            client(&[&acl, &tags, &block, &put_acl, &put_block]),
             Settings::default(),
         );
         let err = s3.remediate(&bucket("b"), &trigger()).await.unwrap_err();
         assert!(err.is_transient(), "{err}");
         assert_eq!(err.operation, "PutBucketAcl");
         assert_eq!(put_acl.num_calls(), 3, "the SDK retries before giving up");
+    }
+
+    #[tokio::test]
+    async fn a_passing_refusal_after_another_write_changed_the_bucket_is_told_not_retried() {
+        let (acl, tags, block) = (public_acl(), no_tags(), no_block());
+        let put_acl = mock!(Client::put_bucket_acl)
+            .sequence()
+            .http_response(|| s3_error(503, "SlowDown"))
+            .times(3)
+            .build();
+        // Written at the same time as the ACL, and accepted.
+        let put_block = mock!(Client::put_public_access_block)
+            .then_output(|| PutPublicAccessBlockOutput::builder().build());
+        let s3 = remediation(
+            client(&[&acl, &tags, &block, &put_acl, &put_block]),
+            Settings::default(),
+        );
+        let outcome = s3.remediate(&bucket("b"), &trigger()).await.unwrap();
+        assert_eq!(outcome.outcome, OutcomeKind::Failed);
+        assert_eq!(outcome.changes, [BLOCK_PUBLIC_ACCESS_CHANGE]);
+        assert!(outcome.reason.contains("SlowDown"), "{}", outcome.reason);
+        let restore = serde_json::to_string(&outcome.restore).unwrap();
+        assert!(restore.contains("DeletePublicAccessBlock"), "{restore}");
     }
 
     #[tokio::test]
@@ -630,8 +658,11 @@ mod flows {
         let (acl, tags, block) = (public_acl(), no_tags(), no_block());
         let put_acl =
             mock!(Client::put_bucket_acl).then_http_response(|| s3_error(404, "NoSuchBucket"));
+        // Block Public Access is written at the same time, and finds no bucket either.
+        let put_block = mock!(Client::put_public_access_block)
+            .then_http_response(|| s3_error(404, "NoSuchBucket"));
         let s3 = remediation(
-            client(&[&acl, &tags, &block, &put_acl]),
+            client(&[&acl, &tags, &block, &put_acl, &put_block]),
             Settings::default(),
         );
         let err = s3.remediate(&bucket("b"), &trigger()).await.unwrap_err();

@@ -80,33 +80,41 @@ impl SecurityGroupActions {
         SecurityGroupActions { client }
     }
 
-    /// The group's tags and ingress rules; a missing group is a `NotFound` error.
+    /// The group's tags and ingress rules, both asked at once; a missing group is a `NotFound` error.
     pub async fn group_state(&self, group_id: &str) -> Result<GroupState, AwsError> {
-        let groups = self
-            .client
-            .describe_security_groups()
-            .group_ids(group_id)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
-        let tags = groups
-            .security_groups()
-            .iter()
-            .flat_map(|g| g.tags())
-            .filter_map(tag_pair)
-            .collect();
-        let mut ingress = Vec::new();
-        let mut pages = self
-            .client
-            .describe_security_group_rules()
-            .filters(Filter::builder().name("group-id").values(group_id).build())
-            .max_results(1000)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("DescribeSecurityGroupRules", e))?;
-            ingress.extend(page.security_group_rules().iter().filter_map(ingress_rule));
-        }
+        let tags = async {
+            let groups = self
+                .client
+                .describe_security_groups()
+                .group_ids(group_id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
+            Ok::<_, AwsError>(
+                groups
+                    .security_groups()
+                    .iter()
+                    .flat_map(|g| g.tags())
+                    .filter_map(tag_pair)
+                    .collect(),
+            )
+        };
+        let ingress = async {
+            let mut ingress = Vec::new();
+            let mut pages = self
+                .client
+                .describe_security_group_rules()
+                .filters(Filter::builder().name("group-id").values(group_id).build())
+                .max_results(1000)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AwsError::from_sdk("DescribeSecurityGroupRules", e))?;
+                ingress.extend(page.security_group_rules().iter().filter_map(ingress_rule));
+            }
+            Ok(ingress)
+        };
+        let (tags, mut ingress): (Vec<_>, Vec<IngressRule>) = tokio::try_join!(tags, ingress)?;
         self.read_prefix_lists(ingress.iter_mut().collect()).await?;
         Ok(GroupState { tags, ingress })
     }
@@ -141,8 +149,8 @@ impl SecurityGroupActions {
                     .filter_map(|list| list.prefix_list_id().map(String::from)),
             );
         }
-        let mut internet: HashMap<String, Vec<String>> = HashMap::new();
-        for id in customer_managed {
+        // Each list's entries at the same time.
+        let entries = customer_managed.into_iter().map(|id| async move {
             let mut wide = Vec::new();
             let mut pages = self
                 .client
@@ -161,8 +169,12 @@ impl SecurityGroupActions {
                         .map(String::from),
                 );
             }
-            internet.insert(id, wide);
-        }
+            Ok::<_, AwsError>((id, wide))
+        });
+        let internet: HashMap<String, Vec<String>> = futures_util::future::try_join_all(entries)
+            .await?
+            .into_iter()
+            .collect();
         for rule in rules {
             if let RuleSource::PrefixList { id, internet: wide } = &mut rule.source {
                 *wide = internet.get(id.as_str()).cloned().unwrap_or_default();
