@@ -58,7 +58,11 @@ pub fn run<F: Function>(
     build: impl FnOnce(&SdkConfig, Settings) -> F,
 ) -> Result<(), Error> {
     let mut init = InitTimes::start();
-    tokio::runtime::Builder::new_multi_thread()
+    // Before any other thread starts: the environment is process-wide.
+    crate::trust::read_the_bundle_only();
+    // One thread: an invocation's calls wait on AWS together on it (joins, not threads), and a
+    // function at 128 MB gets a fraction of one vCPU; worker threads would only cost start-up time.
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(async {
@@ -115,8 +119,9 @@ pub fn run<F: Function>(
 }
 
 /// Where a cold start's time goes before the function asks Lambda for its first event, logged once
-/// as `started` (`make bench` reads it): the async runtime, logging, settings, the SDK configuration,
-/// and the clients. The time before `main` (loading the binary) is not in it.
+/// as `started` (`make bench` reads it): the async runtime, logging, settings, the SDK configuration
+/// (with the trusted CA certificates), and the clients. The time before `main` (loading the binary)
+/// is not in it.
 struct InitTimes {
     started: Instant,
     last: Instant,

@@ -38,6 +38,7 @@ pub mod security_hub;
 pub mod shape;
 pub mod text;
 pub mod trigger;
+pub mod trust;
 pub mod undo;
 
 #[cfg(test)]

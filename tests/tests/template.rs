@@ -1023,3 +1023,53 @@ fn each_remediation_consumes_its_own_sweep_queue() {
         "false"
     );
 }
+
+/// `sam build` cannot name a cargo profile, so the Makefile gives its release build the deploy
+/// profile's settings through cargo's environment overrides: the two lists must stay the same.
+#[test]
+fn sam_build_gets_the_deploy_profile() {
+    let root = remediation_tests::repo_root();
+    let cargo = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    let makefile = std::fs::read_to_string(root.join("Makefile")).expect("Makefile");
+    let deploy: Vec<(String, String)> = cargo
+        .split("[profile.deploy]")
+        .nth(1)
+        .expect("a [profile.deploy] in Cargo.toml")
+        .lines()
+        .take_while(|line| !line.starts_with('['))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| {
+            (
+                key.trim().to_string(),
+                value.trim().trim_matches('"').to_string(),
+            )
+        })
+        .filter(|(key, _)| key != "inherits")
+        .collect();
+    assert!(deploy.len() >= 3, "{deploy:?}");
+    let overrides = makefile
+        .lines()
+        .find(|line| line.starts_with("SAM_DEPLOY_PROFILE :="))
+        .expect("SAM_DEPLOY_PROFILE in the Makefile");
+    let mut named: Vec<&str> = overrides
+        .split_whitespace()
+        .filter(|word| word.starts_with("CARGO_PROFILE_RELEASE_"))
+        .collect();
+    for (key, value) in &deploy {
+        let wanted = format!(
+            "CARGO_PROFILE_RELEASE_{}={value}",
+            key.to_uppercase().replace('-', "_")
+        );
+        assert!(
+            named.contains(&wanted.as_str()),
+            "{wanted} missing from: {overrides}"
+        );
+        named.retain(|word| *word != wanted);
+    }
+    assert!(
+        named.is_empty(),
+        "overrides not in [profile.deploy]: {named:?}"
+    );
+    // And sam-build passes them.
+    assert!(makefile.contains("$(SAM_DEPLOY_PROFILE) $(SAM) build"));
+}

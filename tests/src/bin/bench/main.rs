@@ -4,17 +4,21 @@
 //!
 //! Everything runs locally: the release binaries under the rig's Lambda Runtime API emulator,
 //! moto as AWS (its request recorder counts the API calls), and `custodian` from .venv-bench.
-//! Sizes: BENCH_INSTANCE_SWEEPS (default `1000,10000`), BENCH_GROUP_SWEEPS (`1000`),
+//! The functions are measured as deployed (`target/deploy`, `make deploy-build`) and, for comparison,
+//! as the test rig builds them (`target/release`).
+//! Sizes: BENCH_INSTANCE_SWEEPS (default `1000,10000`), BENCH_GROUP_SWEEPS (`1000`), BENCH_BUCKET_SWEEPS (`1000`),
 //! BENCH_COLD_RUNS (`5`), BENCH_WARM_RUNS (`20`), BENCH_PEER_SCALE (`1`: 50 buckets, 100 groups,
 //! 200 instances), BENCH_ORG_ACCOUNTS (`50`, swept in BENCH_ORG_REGIONS, `us-east-1,eu-west-1`);
 //! BENCH_OUT: where to write (`bench/results`).
 
 mod estate;
+mod floor;
 mod organization;
+mod peer_event;
 mod report;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use remediation_tests::config_stub::ConfigStub;
@@ -94,22 +98,41 @@ async fn notification_topic(aws: &Aws) -> String {
         .unwrap_or_default()
 }
 
-async fn start(function: &str, server: &MotoServer, extra: &[(String, String)]) -> FunctionProcess {
+async fn start(
+    binary: &Path,
+    function: &str,
+    server: &MotoServer,
+    extra: &[(String, String)],
+) -> FunctionProcess {
     let mut env = moto_env(&server.endpoint());
     env.extend(extra.iter().cloned());
-    FunctionProcess::start(&function_binary(function), function, &env).await
+    FunctionProcess::start(binary, function, &env).await
 }
 
-/// Seeds one problem for `function` and returns the event that reports it.
-async fn one_problem(function: &str, aws: &Aws, n: usize) -> Value {
+/// Where each profile's binaries are: the rig's own (`release`, next to this bench) and the
+/// deployed ones (`deploy`, built by `make deploy-build`).
+fn bin_dir(profile: &str) -> PathBuf {
+    let release = function_binary("s3-public-access")
+        .parent()
+        .expect("target/release")
+        .to_path_buf();
+    match profile {
+        "release" => release,
+        other => release.parent().expect("target").join(other),
+    }
+}
+
+/// Seeds one problem for `function`: the event that reports it, and the resource's id.
+async fn one_problem(function: &str, aws: &Aws, n: usize) -> (Value, String) {
     match function {
         "s3-public-access" => {
             let bucket = format!("bench-cold-{n}");
             s3rig::create_public_bucket(&aws.s3, &bucket).await;
-            event(
+            let event = event(
                 "s3-public-access/put-bucket-acl-allusers-read.json",
                 &[("example-public-bucket", &bucket)],
-            )
+            );
+            (event, bucket)
         }
         "open-security-group" | "config-rule" => {
             let group = ec2rig::create_group(&aws.ec2, &format!("bench-cold-{n}")).await;
@@ -119,54 +142,116 @@ async fn one_problem(function: &str, aws: &Aws, n: usize) -> Value {
             } else {
                 "open-security-group/authorize-sg-ingress-ssh-world.json"
             };
-            event(file, &[("sg-0a1b2c3d4e5f60718", &group)])
+            (event(file, &[("sg-0a1b2c3d4e5f60718", &group)]), group)
         }
         _ => {
             let instance = ec2rig::launch_one(&aws.ec2, &[]).await;
-            event(
+            let event = event(
                 "untagged-instance/instance-running.json",
                 &[("i-0a1b2c3d4e5f60718", &instance)],
-            )
+            );
+            (event, instance)
         }
     }
 }
 
-/// Cold start, warm latency, peak memory and AWS calls of one function, each invocation fixing one
-/// freshly seeded problem (config-rule: evaluating one configuration item).
-async fn measure_function(function: &str, cold_runs: usize, warm_runs: usize) -> Value {
+/// Whether the problem `one_problem` seeded is gone (the Config rule only reports: always true).
+async fn problem_fixed(function: &str, aws: &Aws, id: &str) -> bool {
+    match function {
+        "s3-public-access" => !s3rig::bucket_grants(&aws.s3, id)
+            .await
+            .iter()
+            .any(|g| g.contains("AllUsers")),
+        "open-security-group" => !ec2rig::ingress(&aws.ec2, id)
+            .await
+            .iter()
+            .any(|rule| rule.contains("22") && rule.contains("0.0.0.0/0")),
+        "untagged-instance" => ec2rig::instance_state(&aws.ec2, id).await != "running",
+        _ => true,
+    }
+}
+
+/// Where `started` (the function's own log line) says its init went, in ms per phase.
+fn init_phases(logs: &[String]) -> Option<Value> {
+    logs.iter().find_map(|line| {
+        let line: Value = serde_json::from_str(line).ok()?;
+        (line["message"] == "started").then(|| {
+            let mut phases: Value = line["phases"]
+                .as_str()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or_default();
+            phases["in_main_ms"] = line["init_ms"].clone();
+            phases
+        })
+    })
+}
+
+/// The median of each phase over the cold starts.
+fn median_phases(runs: &[Value]) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(first) = runs.first().and_then(Value::as_object) {
+        for phase in first.keys() {
+            let mut values: Vec<f64> = runs.iter().filter_map(|r| r[phase].as_f64()).collect();
+            values.sort_by(f64::total_cmp);
+            out.insert(phase.clone(), json!(percentile(&values, 0.5)));
+        }
+    }
+    Value::Object(out)
+}
+
+/// Cold start (with where its init goes), warm latency, peak memory and AWS calls of one function
+/// built with one profile (`bin_dir`), each invocation fixing one freshly seeded problem
+/// (config-rule: evaluating one configuration item). Cold: the event is queued before the process
+/// starts, so the first answer is spawn to response, with no wait in between.
+async fn measure_function(
+    function: &str,
+    bin_dir: &Path,
+    cold_runs: usize,
+    warm_runs: usize,
+    with_peer: bool,
+) -> Value {
     let (server, aws) = fresh_account().await;
     let config = ConfigStub::start().await;
     let topic = notification_topic(&aws).await;
     let extra = vec![
-        ("NOTIFICATION_TOPIC_ARN".to_string(), topic),
+        ("NOTIFICATION_TOPIC_ARN".to_string(), topic.clone()),
         (
             "AWS_ENDPOINT_URL_CONFIG_SERVICE".to_string(),
             config.endpoint.clone(),
         ),
     ];
+    let binary = bin_dir.join(function);
+    // One invocation first, not measured: moto sets up each service's state on its first request,
+    // which AWS does not make anyone wait for.
+    let (payload, _) = one_problem(function, &aws, 0).await;
+    start(&binary, function, &server, &extra)
+        .await
+        .invoke(&payload)
+        .await
+        .response();
     let mut init = Vec::new();
     let mut first_response = Vec::new();
+    let mut phases = Vec::new();
+    let mut fixed = 0;
     let mut n = 0;
     for _ in 0..cold_runs {
         n += 1;
-        let payload = one_problem(function, &aws, n).await;
-        let mut process = start(function, &server, &extra).await;
-        let ready = process
-            .wait_ready(Duration::from_secs(30))
-            .await
-            .expect("function started");
+        let (payload, id) = one_problem(function, &aws, n).await;
+        let mut process = start(&binary, function, &server, &extra).await;
         let invocation = process.invoke(&payload).await;
         invocation.response();
-        init.push(millis(ready));
         first_response.push(millis(process.spawned_at.elapsed()));
+        init.push(process.init_duration().map(millis).unwrap_or(0.0));
+        phases.extend(init_phases(&process.logs()));
+        fixed += usize::from(problem_fixed(function, &aws, &id).await);
     }
 
-    let mut process = start(function, &server, &extra).await;
+    let mut process = start(&binary, function, &server, &extra).await;
     let mut warm = Vec::new();
     let mut calls = BTreeMap::new();
     for run in 0..=warm_runs {
         n += 1;
-        let payload = one_problem(function, &aws, n).await;
+        let (payload, _) = one_problem(function, &aws, n).await;
         let counted = run == warm_runs;
         let config_calls_before = config.calls().len();
         if counted {
@@ -188,22 +273,43 @@ async fn measure_function(function: &str, cold_runs: usize, warm_runs: usize) ->
     first_response.sort_by(f64::total_cmp);
     warm.sort_by(f64::total_cmp);
     let total_calls: usize = calls.values().sum();
-    json!({
+    let mut result = json!({
         "function": function,
-        "binary_bytes": std::fs::metadata(function_binary(function)).map(|m| m.len()).unwrap_or(0),
+        "binary_bytes": std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0),
         "cold_init_ms_p50": percentile(&init, 0.5),
+        "init_phases_ms_p50": median_phases(&phases),
         "cold_first_response_ms_p50": percentile(&first_response, 0.5),
         "cold_first_response_ms_max": percentile(&first_response, 1.0),
+        "cold_fixed": fixed,
+        "cold_runs": cold_runs,
         "warm_ms_p50": percentile(&warm, 0.5),
         "warm_ms_p95": percentile(&warm, 0.95),
         "peak_rss_kib": rss,
         "aws_calls_per_remediation": total_calls,
         "aws_calls_by_operation": calls,
-    })
+    });
+    // The floor: our init plus the fix's sequential round trips at moto's measured round-trip time.
+    if let Some(path) = floor::critical_path(function).filter(|_| with_peer) {
+        let round_trips = floor::round_trips(&aws, &topic).await;
+        let rounds: f64 = path
+            .iter()
+            .map(|p| round_trips[*p].as_f64().unwrap_or(0.0))
+            .sum();
+        result["floor_ms"] = json!(((percentile(&init, 0.5) + rounds) * 10.0).round() / 10.0);
+        result["floor_round_trips"] = json!(path
+            .iter()
+            .map(|p| json!({"call": p, "ms": round_trips[*p]}))
+            .collect::<Vec<_>>());
+        result["custodian_event"] = peer_event::measure(function, &server, &aws, cold_runs).await;
+    }
+    result
 }
 
-/// One scheduled sweep over `count` resources, 10% of them wrong.
-async fn measure_sweep(kind: Kind, count: usize) -> Value {
+/// One scheduled sweep over `count` resources, 10% of them wrong, then the floor: a bare client
+/// replaying the sweep's calls one after another on the same moto. The floor runs second, on the
+/// state the sweep left (its reads see fixed resources, its writes change nothing), so if anything
+/// it is a little cheaper than the sweep's own calls were.
+async fn measure_sweep(kind: Kind, count: usize, bin_dir: &Path) -> Value {
     let (server, aws) = fresh_account().await;
     let seeding = Instant::now();
     let function = match kind {
@@ -223,25 +329,38 @@ async fn measure_sweep(kind: Kind, count: usize) -> Value {
             }
             "untagged-instance"
         }
-        _ => {
+        Kind::Group => {
             for i in 0..count {
                 let group = ec2rig::create_group(&aws.ec2, &format!("bench-sweep-{i:05}")).await;
-                let (port, cidr) = if i % 10 == 0 {
-                    (22, "0.0.0.0/0")
-                } else {
-                    (443, "0.0.0.0/0")
-                };
-                open(&aws.ec2, &group, "tcp", port, port, cidr).await;
+                let port = if i % 10 == 0 { 22 } else { 443 };
+                open(&aws.ec2, &group, "tcp", port, port, "0.0.0.0/0").await;
             }
             "open-security-group"
+        }
+        Kind::Bucket => {
+            for i in 0..count {
+                let bucket = format!("bench-sweep-{i:05}");
+                if i % 10 == 0 {
+                    s3rig::create_bucket_with_canned_acl(
+                        &aws.s3,
+                        &bucket,
+                        aws_sdk_s3::types::BucketCannedAcl::PublicRead,
+                    )
+                    .await;
+                } else {
+                    s3rig::create_private_bucket(&aws.s3, &bucket).await;
+                }
+            }
+            "s3-public-access"
         }
     };
     let seeded_in = seeding.elapsed();
     let topic = notification_topic(&aws).await;
     let mut process = start(
+        &bin_dir.join(function),
         function,
         &server,
-        &[("NOTIFICATION_TOPIC_ARN".to_string(), topic)],
+        &[("NOTIFICATION_TOPIC_ARN".to_string(), topic.clone())],
     )
     .await;
     process.wait_ready(Duration::from_secs(30)).await;
@@ -252,11 +371,23 @@ async fn measure_sweep(kind: Kind, count: usize) -> Value {
         .await;
     let calls = tally(&server.recorded_calls());
     let response = invocation.response();
+    let fixed: Vec<String> = response["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["outcome"] == "remediated")
+        .filter_map(|r| r["resource_id"].as_str().map(String::from))
+        .collect();
+    let floor = match kind {
+        Kind::Instance => floor::instance_sweep(&aws, &topic, &fixed).await,
+        Kind::Group => floor::group_sweep(&aws, &topic, &fixed).await,
+        Kind::Bucket => floor::bucket_sweep(&aws, &topic, remediation_tests::ACCOUNT, &fixed).await,
+    };
     let notifications = calls.get("Publish").copied().unwrap_or(0)
         + calls.get("PublishBatch").copied().unwrap_or(0);
     let total: usize = calls.values().sum();
     eprintln!(
-        "  {function} sweep over {count}: {:?} ({total} calls), seeded in {seeded_in:?}",
+        "  {function} sweep over {count}: {:?} ({total} calls; floor {floor:?}), seeded in {seeded_in:?}",
         invocation.duration
     );
     json!({
@@ -264,6 +395,7 @@ async fn measure_sweep(kind: Kind, count: usize) -> Value {
         "resources": count,
         "wrong": count / 10,
         "wall_ms": millis(invocation.duration),
+        "floor_ms": millis(floor),
         "aws_calls": total,
         "aws_calls_without_notifications": total - notifications,
         "notifications": notifications,
@@ -284,7 +416,13 @@ async fn run_ours(server: &MotoServer) -> BTreeMap<Kind, (f64, BTreeMap<String, 
     ] {
         server.start_recording();
         let started = Instant::now();
-        let mut process = start(function, server, &[]).await;
+        let mut process = start(
+            &bin_dir(&setting("BENCH_PROFILE", "deploy")).join(function),
+            function,
+            server,
+            &[],
+        )
+        .await;
         let invocation = process
             .invoke_with_timeout(
                 &event(&format!("{function}/scheduled-sweep.json"), &[]),
@@ -399,6 +537,16 @@ async fn compare_with_custodian(scale: usize) -> Value {
            "by_resource_type": kinds})
 }
 
+/// The moto the tests run, as installed (not as pinned somewhere).
+fn moto_version() -> String {
+    std::process::Command::new(remediation_tests::moto::python())
+        .args(["-c", "import moto; print(moto.__version__)"])
+        .output()
+        .ok()
+        .map(|o| format!("moto[server] {}", String::from_utf8_lossy(&o.stdout).trim()))
+        .unwrap_or_else(|| "moto (version unknown)".into())
+}
+
 fn custodian_version() -> String {
     std::process::Command::new(custodian())
         .arg("version")
@@ -457,19 +605,36 @@ async fn main() {
     let warm_runs: usize = setting("BENCH_WARM_RUNS", "20").parse().unwrap_or(20);
     let started = Instant::now();
 
-    eprintln!("bench: functions (cold start, warm latency, memory, calls)");
+    let profile = setting("BENCH_PROFILE", "deploy");
+    eprintln!("bench: functions (cold start, warm latency, memory, calls), profile {profile}");
+    let deployed = bin_dir(&profile);
+    assert!(
+        deployed.join(FUNCTIONS[0]).is_file(),
+        "no deployed binaries in {} (make bench builds them with `make deploy-build`)",
+        deployed.display()
+    );
     let mut functions = Vec::new();
     for function in FUNCTIONS {
-        functions.push(measure_function(function, cold_runs, warm_runs).await);
+        functions.push(measure_function(function, &deployed, cold_runs, warm_runs, true).await);
+    }
+    eprintln!("bench: functions, the test rig's release profile");
+    let mut release_profile = Vec::new();
+    for function in FUNCTIONS.iter().filter(|_| profile != "release") {
+        release_profile.push(
+            measure_function(function, &bin_dir("release"), cold_runs, warm_runs, false).await,
+        );
     }
 
     eprintln!("bench: sweeps");
     let mut sweeps = Vec::new();
     for count in sizes("BENCH_INSTANCE_SWEEPS", "1000,10000") {
-        sweeps.push(measure_sweep(Kind::Instance, count).await);
+        sweeps.push(measure_sweep(Kind::Instance, count, &deployed).await);
     }
     for count in sizes("BENCH_GROUP_SWEEPS", "1000") {
-        sweeps.push(measure_sweep(Kind::Group, count).await);
+        sweeps.push(measure_sweep(Kind::Group, count, &deployed).await);
+    }
+    for count in sizes("BENCH_BUCKET_SWEEPS", "1000") {
+        sweeps.push(measure_sweep(Kind::Bucket, count, &deployed).await);
     }
 
     eprintln!("bench: side by side with Cloud Custodian");
@@ -485,9 +650,11 @@ async fn main() {
             .unwrap_or_default(),
         "command": "make bench",
         "machine": machine(),
-        "moto": "moto[server] 5.2.5 (requirements-test.txt)",
+        "moto": moto_version(),
         "custodian": custodian_version(),
+        "profile": profile,
         "functions": functions,
+        "release_profile": release_profile,
         "sweeps": sweeps,
         "custodian_comparison": peer,
         "organization": org,

@@ -80,7 +80,8 @@ pub async fn measure(accounts: usize, regions: &[&str], per_place: Option<PerPla
     ];
     let mut consumers: Vec<FunctionProcess> = Vec::new();
     for _ in 0..CONSUMERS {
-        consumers.push(start(FUNCTION, &server, &settings).await);
+        let binary = super::bin_dir(&super::setting("BENCH_PROFILE", "deploy")).join(FUNCTION);
+        consumers.push(start(&binary, FUNCTION, &server, &settings).await);
     }
 
     server.start_recording();
