@@ -9,7 +9,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use tracing::Instrument;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
 
 use crate::config::{Settings, SettingsError};
 use crate::invocation::{handle_until, into_response, Deadline, Reach, Remediation};
@@ -162,26 +163,32 @@ impl InitTimes {
 
 /// JSON logs (one object per line, as CloudWatch and Lambda's JSON log format expect), each with the
 /// invocation's request id.
-/// Level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, `info` by default; the SDK's own chatter stays at `warn`.
+/// Level from `RUST_LOG` (`info,aws_config=debug`: a level per crate) or `AWS_LAMBDA_LOG_LEVEL`, `info` by
+/// default; the SDK's own chatter stays at `warn`. Per-crate levels only (`Targets`): the span and field
+/// filters of `EnvFilter` would link a regular-expression engine into every binary for nothing.
 pub fn init_logging() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .ok()
         .map(|l| l.to_lowercase())
         .unwrap_or_else(|| "info".to_string());
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(format!(
-            "{level},aws_config=warn,aws_smithy_runtime=warn,aws_runtime=warn,hyper=warn,h2=warn,rustls=warn"
-        ))
-    });
-    let _ = tracing_subscriber::fmt()
+    let default = format!(
+        "{level},aws_config=warn,aws_smithy_runtime=warn,aws_runtime=warn,hyper=warn,h2=warn,rustls=warn"
+    );
+    let filter: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .or_else(|| default.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let json = tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
-        .with_env_filter(filter)
         // The runtime opens one span per invocation carrying the request id.
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
-        .with_ansi(false)
+        .with_ansi(false);
+    let _ = tracing_subscriber::registry()
+        .with(json.with_filter(filter))
         .try_init();
 }
 

@@ -84,11 +84,28 @@ pub async fn seed(aws: &Aws, sizes: Sizes) -> Vec<Resource> {
     resources
 }
 
-/// A fifth of the buckets public-read, a fifth public with a partner grant to keep, half
-/// private, a tenth public but exempt.
+/// Of every twelve buckets: two public-read, two public with a partner grant to keep, one public but
+/// exempt, five private, one public through its bucket policy (anyone may read every object), one
+/// private with a public object in it.
 async fn seed_buckets(aws: &Aws, count: usize, out: &mut Vec<Resource>) {
     for i in 0..count {
         let name = format!("bench-bucket-{i:05}");
+        match i % 12 {
+            10 => {
+                s3rig::create_private_bucket(&aws.s3, &name).await;
+                let policy = s3rig::policy_with(&name, &s3rig::public_read_statement(&name));
+                s3rig::put_bucket_policy(&aws.s3, &name, &policy).await;
+                out.push(public_by_effect(&name, "policy"));
+                continue;
+            }
+            11 => {
+                s3rig::create_private_bucket(&aws.s3, &name).await;
+                s3rig::put_public_object(&aws.s3, &name, OBJECT).await;
+                out.push(public_by_effect(&name, "object"));
+                continue;
+            }
+            _ => {}
+        }
         let wrong = match i % 10 {
             0 | 1 => {
                 s3rig::create_bucket_with_canned_acl(&aws.s3, &name, BucketCannedAcl::PublicRead)
@@ -129,6 +146,48 @@ async fn seed_buckets(aws: &Aws, count: usize, out: &mut Vec<Resource>) {
     }
 }
 
+/// The object the public-object bucket holds.
+const OBJECT: &str = "reports/q3.csv";
+
+/// A bucket public through its policy or an object: fixed when that exposure no longer has effect
+/// (the statement or grant gone, or Block Public Access cutting it off), however a tool got there.
+fn public_by_effect(bucket: &str, through: &str) -> Resource {
+    Resource {
+        kind: Kind::Bucket,
+        id: bucket.to_string(),
+        wrong: true,
+        expected: format!("public through its {through}: false"),
+    }
+}
+
+/// Whether the bucket's policy or its object is still public in effect, in the form `expected` has.
+async fn exposure_by_effect(aws: &Aws, bucket: &str, expected: &str) -> String {
+    let block = block_public_access(&aws.s3, bucket)
+        .await
+        .unwrap_or([false; 4]);
+    let (through, public) = if expected.contains("policy") {
+        let policy_public = aws
+            .s3
+            .get_bucket_policy_status()
+            .bucket(bucket)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.policy_status().and_then(|s| s.is_public()))
+            .unwrap_or(false);
+        // RestrictPublicBuckets cuts a public policy off (S3 User Guide, Block Public Access).
+        ("policy", policy_public && !block[3])
+    } else {
+        let grants = s3rig::object_grants(&aws.s3, bucket, OBJECT).await;
+        // IgnorePublicAcls makes S3 ignore the object's public grants.
+        (
+            "object",
+            grants.iter().any(|g| is_public_grant(g)) && !block[1],
+        )
+    };
+    format!("public through its {through}: {public}")
+}
+
 fn is_public_grant(grant: &str) -> bool {
     grant.starts_with("uri:AllUsers") || grant.starts_with("uri:AuthenticatedUsers")
 }
@@ -137,8 +196,27 @@ fn is_public_grant(grant: &str) -> bool {
 type Rule = (&'static str, i32, i32, &'static str);
 
 const WORLD: &str = "0.0.0.0/0";
+const WORLD_V6: &str = "::/0";
 
+/// Of every fourteen groups, ten as below and four more: SSH from `::/0`, UDP 443 from anywhere
+/// (QUIC; the allowed ports are TCP ports, so public UDP is wrong), SSH from another group (never
+/// touched), SSH from a customer-managed prefix list that holds `0.0.0.0/0` (see `seed_groups`).
 fn group_plan(i: usize) -> (&'static str, Vec<Rule>, Vec<Rule>, bool) {
+    match i % 14 {
+        10 => (
+            "ssh-world-v6",
+            vec![("tcp", 22, 22, WORLD_V6)],
+            vec![],
+            true,
+        ),
+        11 => ("quic-world", vec![("udp", 443, 443, WORLD)], vec![], true),
+        12 => ("ssh-from-group", vec![], vec![], false),
+        13 => ("ssh-from-world-prefix-list", vec![], vec![], true),
+        _ => classic_group_plan(i),
+    }
+}
+
+fn classic_group_plan(i: usize) -> (&'static str, Vec<Rule>, Vec<Rule>, bool) {
     match i % 10 {
         0 | 1 => ("ssh-world", vec![("tcp", 22, 22, WORLD)], vec![], true),
         2 => (
@@ -185,6 +263,9 @@ fn group_plan(i: usize) -> (&'static str, Vec<Rule>, Vec<Rule>, bool) {
 }
 
 async fn seed_groups(aws: &Aws, count: usize, out: &mut Vec<Resource>) {
+    // Other groups' rules point at these: a peer group and a prefix list holding the internet.
+    let peer = ec2rig::create_group(&aws.ec2, "bench-sg-peer").await;
+    let world_list = ec2rig::create_prefix_list(&aws.ec2, "bench-world", &[WORLD]).await;
     for i in 0..count {
         let (shape, rules, remaining, wrong) = group_plan(i);
         let name = format!("bench-sg-{i:05}-{shape}");
@@ -192,12 +273,24 @@ async fn seed_groups(aws: &Aws, count: usize, out: &mut Vec<Resource>) {
         for (protocol, from, to, cidr) in &rules {
             ec2rig::open(&aws.ec2, &id, protocol, *from, *to, cidr).await;
         }
+        let mut kept_reference = None;
+        match shape {
+            "ssh-from-group" => {
+                ec2rig::open_to_group(&aws.ec2, &id, 22, &peer).await;
+                kept_reference = Some(format!("tcp 22-22 {peer}"));
+            }
+            "ssh-from-world-prefix-list" => {
+                ec2rig::open_to_prefix_list(&aws.ec2, &id, "tcp", 22, 22, &world_list).await;
+            }
+            _ => {}
+        }
         if shape.ends_with("exempt") {
             ec2rig::tag_group(&aws.ec2, &id, EXEMPT, "yes").await;
         }
         let mut expected: Vec<String> = remaining
             .iter()
             .map(|(p, from, to, cidr)| format!("{p} {from}-{to} {cidr}"))
+            .chain(kept_reference)
             .collect();
         expected.sort();
         out.push(Resource {
@@ -285,6 +378,9 @@ pub async fn judge(aws: &Aws, resources: &[Resource]) -> BTreeMap<Kind, BTreeMap
     let mut verdicts: BTreeMap<Kind, BTreeMap<Verdict, usize>> = BTreeMap::new();
     for resource in resources {
         let now = match resource.kind {
+            Kind::Bucket if resource.expected.starts_with("public through") => {
+                exposure_by_effect(aws, &resource.id, &resource.expected).await
+            }
             Kind::Bucket => bucket_state(aws, &resource.id).await,
             Kind::Group => format!("{:?}", ingress(&aws.ec2, &resource.id).await),
             Kind::Instance => instances.get(&resource.id).cloned().unwrap_or_default(),
@@ -308,11 +404,16 @@ pub async fn judge(aws: &Aws, resources: &[Resource]) -> BTreeMap<Kind, BTreeMap
 /// Whether the problem the policy is about is still there.
 fn still_wrong(kind: Kind, now: &str) -> bool {
     match kind {
-        Kind::Bucket => now.contains("uri:AllUsers") || now.contains("uri:AuthenticatedUsers"),
+        Kind::Bucket => {
+            now.contains("uri:AllUsers")
+                || now.contains("uri:AuthenticatedUsers")
+                || now.ends_with(": true")
+        }
         Kind::Group => {
             let rules: Vec<String> = serde_json::from_str(now).unwrap_or_default();
+            // The estate's only prefix list holds the internet.
             rules.iter().any(|rule| {
-                (rule.ends_with(" 0.0.0.0/0") || rule.ends_with(" ::/0"))
+                (rule.ends_with(" 0.0.0.0/0") || rule.ends_with(" ::/0") || rule.contains(" pl-"))
                     && !rule.starts_with("tcp 80-80 ")
                     && !rule.starts_with("tcp 443-443 ")
             })

@@ -276,3 +276,77 @@ fn all_blocked() -> aws_sdk_s3::types::PublicAccessBlockConfiguration {
         .restrict_public_buckets(true)
         .build()
 }
+
+/// A bare client making the calls of one fix with the same concurrency as the function (one round of
+/// reads, one of writes, the publish), from fresh clients (new connections, as a cold start has),
+/// without policy or parsing: what moto itself takes for the fix. moto answers one request at a
+/// time, so a round of six reads costs it about six round trips; AWS answers them side by side.
+pub async fn bare_fix(function: &str, endpoint: &str, topic: &str, id: &str) -> Duration {
+    let aws = Aws::new(endpoint).await;
+    let started = Instant::now();
+    match function {
+        "s3-public-access" => {
+            let s3 = &aws.s3;
+            let _ = tokio::join!(
+                s3.get_bucket_acl().bucket(id).send(),
+                s3.get_bucket_policy().bucket(id).send(),
+                s3.get_bucket_policy_status().bucket(id).send(),
+                s3.get_public_access_block().bucket(id).send(),
+                aws.s3_actions
+                    .account_public_access_block(remediation_tests::ACCOUNT),
+                s3.get_bucket_tagging().bucket(id).send(),
+            );
+            let _ = tokio::join!(
+                s3.put_bucket_acl()
+                    .bucket(id)
+                    .acl(aws_sdk_s3::types::BucketCannedAcl::Private)
+                    .send(),
+                s3.put_public_access_block()
+                    .bucket(id)
+                    .public_access_block_configuration(all_blocked())
+                    .send(),
+            );
+        }
+        "open-security-group" => {
+            let _ = tokio::join!(
+                aws.ec2.describe_security_groups().group_ids(id).send(),
+                aws.ec2
+                    .describe_security_group_rules()
+                    .filters(Filter::builder().name("group-id").values(id).build())
+                    .max_results(1000)
+                    .send(),
+            );
+            aws.ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .ip_permissions(
+                    IpPermission::builder()
+                        .ip_protocol("tcp")
+                        .from_port(22)
+                        .to_port(22)
+                        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                        .build(),
+                )
+                .send()
+                .await
+                .ok();
+        }
+        _ => {
+            aws.ec2
+                .describe_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .ok();
+            aws.ec2.stop_instances().instance_ids(id).send().await.ok();
+        }
+    }
+    aws.sns
+        .publish()
+        .topic_arn(topic)
+        .message("{}")
+        .send()
+        .await
+        .ok();
+    started.elapsed()
+}

@@ -57,22 +57,23 @@ pub fn markdown(results: &Value) -> String {
     ));
 
     md.push_str("## Functions as deployed: one remediation per invocation, cold\n\n");
-    md.push_str("Each cold run is a new process of the deployed binary (profile `deploy`) handed one real-shaped event about a freshly seeded problem; first answer is spawn to response. Floor: our init plus the fix's fewest sequential round trips (one round of reads, one of writes, one publish) at moto's measured round-trip time. Custodian: the matching policy in its Lambda mode, a fresh Python process handling the same event through `c7n.handler.dispatch_event`.\n\n");
-    md.push_str("| function | binary (MB, stripped) | init (ms) | first answer (ms) | floor (ms) | first answer ÷ floor | Custodian event path (ms) | Custodian ÷ ours | fixed: ours / Custodian | warm p50 / p95 (ms) | peak RSS (MiB) | AWS calls per remediation |\n");
-    md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|\n");
+    md.push_str("Each cold run is a new process of the deployed binary (profile `deploy`) handed one real-shaped event about a freshly seeded problem; first answer is spawn to response. Floor: our init plus a bare SDK client (fresh connections, no policy, no parsing) making the fix's calls with the same concurrency: one round of reads, one of writes, one publish. Round-trip floor: our init plus three round trips at moto's measured time per call, which is what AWS, answering concurrent calls side by side, would allow; moto answers one request at a time, so on moto a round of six reads costs about six round trips. Custodian: the matching policy in its Lambda mode, a fresh Python process handling the same event through `c7n.handler.dispatch_event`.\n\n");
+    md.push_str("| function | binary (MB, stripped) | init (ms) | first answer (ms) | floor (ms) | first answer ÷ floor | round-trip floor (ms) | Custodian event path (ms) | Custodian ÷ ours | fixed: ours / Custodian | warm p50 / p95 (ms) | peak RSS (MiB) | AWS calls per remediation |\n");
+    md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|\n");
     for f in results["functions"].as_array().into_iter().flatten() {
         let peer = &f["custodian_event"];
         let ours = num(&f["cold_first_response_ms_p50"]);
         let (floor, peer_ms) = (num(&f["floor_ms"]), num(&peer["spawn_to_exit_ms_p50"]));
         let or_dash = |v: f64, text: String| if v > 0.0 { text } else { "-".into() };
         md.push_str(&format!(
-            "| {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} ({}) |\n",
+            "| {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} ({}) |\n",
             f["function"].as_str().unwrap_or(""),
             num(&f["binary_bytes"]) / 1_000_000.0,
             f["cold_init_ms_p50"],
             f["cold_first_response_ms_p50"],
             or_dash(floor, format!("{floor}")),
             or_dash(floor, format!("{:.2}x", ours / floor.max(0.001))),
+            or_dash(floor, format!("{}", f["round_trip_floor_ms"])),
             or_dash(peer_ms, format!("{peer_ms}")),
             or_dash(peer_ms, ratio(peer_ms, ours)),
             or_dash(
