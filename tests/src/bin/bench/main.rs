@@ -383,7 +383,15 @@ async fn measure_sweep(kind: Kind, count: usize, bin_dir: &Path) -> Value {
         .invoke_with_timeout(&sweep, Duration::from_secs(1800))
         .await;
     let calls = tally(&server.recorded_calls());
-    let response = invocation.response();
+    // A sweep that failed (moto slower than the functions' attempt timeout) is a result too.
+    let (response, failure) = match &invocation.result {
+        Ok(response) => (response.clone(), None),
+        Err(err) => {
+            let why = format!("{err:?}");
+            eprintln!("  {function} sweep over {count} failed: {why}");
+            (Value::Null, Some(why))
+        }
+    };
     let fixed: Vec<String> = response["results"]
         .as_array()
         .into_iter()
@@ -414,6 +422,7 @@ async fn measure_sweep(kind: Kind, count: usize, bin_dir: &Path) -> Value {
         "notifications": notifications,
         "aws_calls_by_operation": calls,
         "summary": response["summary"],
+        "failed": failure,
         "peak_rss_kib": process.peak_rss_kib().unwrap_or(0),
     })
 }

@@ -156,6 +156,25 @@ pub fn markdown(results: &Value) -> String {
     md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for s in results["sweeps"].as_array().into_iter().flatten() {
         let (wall, floor) = (num(&s["wall_ms"]), num(&s["floor_ms"]));
+        if let Some(why) = s["failed"].as_str() {
+            md.push_str(&format!(
+                "| {} | {} | failed after {:.1} s: {} | | {:.1} | | {} | | | | {} |\n",
+                s["function"].as_str().unwrap_or(""),
+                s["resources"],
+                wall / 1000.0,
+                why.split("errorMessage")
+                    .nth(1)
+                    .unwrap_or(why)
+                    .chars()
+                    .take(160)
+                    .collect::<String>()
+                    .replace('|', "/"),
+                floor / 1000.0,
+                s["aws_calls"],
+                operations(&s["aws_calls_by_operation"]),
+            ));
+            continue;
+        }
         md.push_str(&format!(
             "| {} | {} | {} | {:.1} | {:.1} | {:.2}x | {} | {} | {} | {} | {} |\n",
             s["function"].as_str().unwrap_or(""),
