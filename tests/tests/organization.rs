@@ -363,14 +363,15 @@ async fn a_job_that_runs_short_of_time_goes_on_where_it_stopped() {
     let queue = JobQueue::create(&central.aws, &unique("sweep-jobs")).await;
     let alpha = member(&central.moto.endpoint(), ALPHA, REGION).await;
     let mut groups = Vec::new();
-    for _ in 0..16 {
+    for _ in 0..45 {
         let (open_group, _) = open_and_narrow(&alpha).await;
         groups.push(open_group);
     }
-    // A slow account: every revoke takes 400 ms, so a job with a 3 s deadline (it stops starting
-    // checks 600 ms before it) fixes at most six groups per run: sixteen take at least three runs.
+    // A slow account: every revoke takes 1.3 s. A job checks ten groups at a time and, with a 3 s
+    // deadline, stops starting new ones 600 ms before it: two rounds (20 groups, done at 2.6 s) per
+    // run, so forty-five groups take three runs.
     central.moto.server().inject_faults(json!([{
-        "operation": "RevokeSecurityGroupIngress", "times": -1, "delay_ms": 400
+        "operation": "RevokeSecurityGroupIngress", "times": -1, "delay_ms": 1300
     }]));
     let mut function = sweeping(&central, &queue, ALPHA).await;
     function.invoke(&scheduled_sweep()).await;
