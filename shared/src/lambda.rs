@@ -40,8 +40,7 @@ impl<R: Remediation> Function for R {
         notifier: &Notifier,
         reach: Reach<'_>,
     ) -> Result<Value, Error> {
-        // Boxed: the SDK's futures are deep, and unboxed they exceed the compiler's layout depth limit.
-        let result = Box::pin(handle_until(payload, self, notifier, reach, deadline)).await;
+        let result = handle_until(payload, self, notifier, reach, deadline).await;
         let report = match &result {
             Ok(report) => report,
             Err(failed) => &failed.report,

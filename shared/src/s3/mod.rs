@@ -157,9 +157,10 @@ impl S3PublicAccess {
         let block_at_once = plan.enable_block_public_access && plan.policy_rewrite.is_none();
         let (acl_written, policy_written, mut blocked) = tokio::join!(
             async {
-                match plan.acl.is_compliant() {
-                    true => None,
-                    false => Some(actions.put_bucket_acl(bucket, &fixed_acl).await),
+                if plan.acl.is_compliant() {
+                    None
+                } else {
+                    Some(actions.put_bucket_acl(bucket, &fixed_acl).await)
                 }
             },
             async {
@@ -175,9 +176,10 @@ impl S3PublicAccess {
                 }
             },
             async {
-                match block_at_once {
-                    true => Some(actions.block_public_access(bucket).await),
-                    false => None,
+                if block_at_once {
+                    Some(actions.block_public_access(bucket).await)
+                } else {
+                    None
                 }
             },
         );
@@ -287,9 +289,10 @@ impl S3PublicAccess {
         // The object's ACL and the bucket's Block Public Access do not depend on each other.
         let (acl_written, blocked) =
             tokio::join!(actions.put_object_acl(bucket, key, &fixed), async {
-                match block_public_access {
-                    true => Some(actions.block_public_access(bucket).await),
-                    false => None,
+                if block_public_access {
+                    Some(actions.block_public_access(bucket).await)
+                } else {
+                    None
                 }
             },);
         let (mut done, rewritten) = match acl_written {
